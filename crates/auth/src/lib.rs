@@ -1,1 +1,18 @@
-//! Placeholder.
+//! Credentials and tokens: password hashing with Argon2id and a pepper, JWT access tokens,
+//! opaque refresh tokens and other random tokens, and the secret types that hold them.
+//!
+//! This crate knows nothing about HTTP or SQL. Every function that depends on time takes the
+//! current time as an argument, so callers pass the injected clock's reading.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod jwt;
+pub mod password;
+pub mod secret;
+pub mod token;
+
+pub use error::{AuthError, TokenError};
+pub use jwt::{AccessClaims, IssuedAccessToken, JwtKeys, TokenSettings};
+pub use password::{Password, PasswordHasher, PasswordVerification};
+pub use secret::{SecretKey, constant_time_eq};
+pub use token::{OpaqueToken, TokenHash};
