@@ -14,7 +14,7 @@ pub mod ephemeral;
 mod error;
 pub mod sql;
 
-pub use ephemeral::{EphemeralStore, MemoryStore, WindowDecision};
+pub use ephemeral::{EphemeralStore, IpBlock, MemoryStore, RevocationStatus, WindowDecision};
 pub use error::StoreError;
 pub use sql::{
     AuditQuery, AuditRecord, AuditRecordExt, Backend, NewAccount, NewSession, NewVpnUser,

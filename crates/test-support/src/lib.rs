@@ -9,7 +9,9 @@
 )]
 
 pub mod postgres;
+pub mod server;
 pub mod services;
 
 pub use postgres::TestDatabase;
+pub use server::{ServerOptions, TestServer};
 pub use services::{ci_requires_services, postgres_url, redis_url};

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use spiritus_core::Clock;
 
-use super::{EphemeralStore, IpBlock, WindowDecision};
+use super::{EphemeralStore, IpBlock, RevocationStatus, WindowDecision};
 use crate::error::StoreError;
 
 /// Most keys each map may hold before sweeping.
@@ -102,6 +102,18 @@ impl EphemeralStore for MemoryStore {
             .revoked
             .get(token_id)
             .is_some_and(|expiry| *expiry > now))
+    }
+
+    async fn revocation_status(&self, token_ids: &[&str]) -> Result<RevocationStatus, StoreError> {
+        let now = self.clock.now();
+        let state = self.state();
+        let revoked = token_ids
+            .iter()
+            .any(|id| state.revoked.get(*id).is_some_and(|expiry| *expiry > now));
+        Ok(RevocationStatus {
+            revoked,
+            needs_restore: !state.restored,
+        })
     }
 
     async fn needs_revocation_restore(&self) -> Result<bool, StoreError> {

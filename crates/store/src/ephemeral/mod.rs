@@ -42,6 +42,16 @@ pub struct IpBlock {
     pub expires_at: DateTime<Utc>,
 }
 
+/// The answer to a revocation check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevocationStatus {
+    /// One of the ids is revoked.
+    pub revoked: bool,
+    /// The store lost its revocations (it is new or was flushed) and must be refilled from
+    /// the durable record before its answer can be trusted.
+    pub needs_restore: bool,
+}
+
 #[async_trait]
 pub trait EphemeralStore: Send + Sync + 'static {
     /// Which implementation this is, for logs and the system page.
@@ -51,6 +61,10 @@ pub trait EphemeralStore: Send + Sync + 'static {
     async fn revoke(&self, token_id: &str, ttl: Duration) -> Result<(), StoreError>;
 
     async fn is_revoked(&self, token_id: &str) -> Result<bool, StoreError>;
+
+    /// Checks several token ids at once and reports whether the store still holds the
+    /// revocations restored into it (one round trip on Redis).
+    async fn revocation_status(&self, token_ids: &[&str]) -> Result<RevocationStatus, StoreError>;
 
     /// Whether the store has lost its revocations since they were last restored (it started
     /// empty or was flushed), so the durable copy must be loaded again.

@@ -1,0 +1,5 @@
+//! Business operations, one module per area.
+
+pub mod accounts;
+pub mod auth;
+pub mod users;

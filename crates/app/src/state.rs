@@ -1,0 +1,180 @@
+//! The assembled application: configuration, stores, keys and the services built on them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use spiritus_auth::{JwtKeys, PasswordHasher, SecretKey, TokenSettings};
+use spiritus_core::Clock;
+use spiritus_store::{EphemeralStore, SqlStore};
+use tokio::sync::Semaphore;
+
+use crate::config::Config;
+use crate::error::AppError;
+use crate::events::EventBus;
+use crate::keys::PanelKeys;
+
+/// What [`App::new`] is built from.
+pub struct AppParts {
+    pub config: Config,
+    pub clock: Arc<dyn Clock>,
+    pub store: SqlStore,
+    pub ephemeral: Arc<dyn EphemeralStore>,
+    pub keys: PanelKeys,
+    pub events: EventBus,
+}
+
+/// The application shared by every request handler and background task.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) store: SqlStore,
+    pub(crate) ephemeral: Arc<dyn EphemeralStore>,
+    pub(crate) hasher: Arc<PasswordHasher>,
+    pub(crate) jwt: JwtKeys,
+    pub(crate) subscription_key: SecretKey,
+    pub(crate) audit_key: spiritus_audit::keys::AuditSigningKey,
+    pub(crate) events: EventBus,
+    pub(crate) hashing: HashingGate,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").finish_non_exhaustive()
+    }
+}
+
+impl App {
+    pub fn new(parts: AppParts) -> Result<Self, AppError> {
+        let hasher = PasswordHasher::new(parts.keys.pepper.clone())
+            .map_err(|error| AppError::Internal(error.to_string()))?;
+        let jwt = JwtKeys::new(parts.keys.jwt.clone(), TokenSettings::default())
+            .map_err(|error| AppError::Internal(error.to_string()))?;
+        let hashing = HashingGate::new(
+            parts.config.limits.hash_concurrency,
+            Duration::from_secs(parts.config.limits.hash_wait_seconds),
+        );
+        Ok(Self {
+            inner: Arc::new(Inner {
+                hasher: Arc::new(hasher),
+                jwt,
+                subscription_key: parts.keys.subscription,
+                audit_key: parts.keys.audit,
+                config: parts.config,
+                clock: parts.clock,
+                store: parts.store,
+                ephemeral: parts.ephemeral,
+                events: parts.events,
+                hashing,
+            }),
+        })
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.clock.now()
+    }
+
+    pub fn store(&self) -> &SqlStore {
+        &self.inner.store
+    }
+
+    pub fn ephemeral(&self) -> &Arc<dyn EphemeralStore> {
+        &self.inner.ephemeral
+    }
+
+    pub fn events(&self) -> &EventBus {
+        &self.inner.events
+    }
+
+    pub fn jwt(&self) -> &JwtKeys {
+        &self.inner.jwt
+    }
+
+    pub fn audit_key(&self) -> &spiritus_audit::keys::AuditSigningKey {
+        &self.inner.audit_key
+    }
+
+    /// Argon2 computations run since start, the dummy ones for unknown users included.
+    pub fn password_hashes_computed(&self) -> u64 {
+        self.inner.hashing.computed.load(Ordering::Relaxed)
+    }
+
+    /// Runs one Argon2 computation on the blocking pool, behind the concurrency bound.
+    ///
+    /// Each computation takes 64 MiB, so at most `hash_concurrency` run at once; callers
+    /// beyond that wait up to `hash_wait_seconds` in a queue of bounded length and are then
+    /// refused with 503, so a login flood cannot exhaust memory or the runtime.
+    pub(crate) async fn with_hasher<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&PasswordHasher) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let gate = &self.inner.hashing;
+        let busy =
+            || AppError::Unavailable("too many password checks at once; retry shortly".into());
+        if gate.waiting.fetch_add(1, Ordering::SeqCst) >= gate.max_waiting {
+            gate.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(busy());
+        }
+        let permit = tokio::time::timeout(gate.max_wait, gate.slots.clone().acquire_owned()).await;
+        gate.waiting.fetch_sub(1, Ordering::SeqCst);
+        let permit = match permit {
+            Ok(Ok(permit)) => permit,
+            _ => return Err(busy()),
+        };
+
+        gate.computed.fetch_add(1, Ordering::Relaxed);
+        let hasher = Arc::clone(&self.inner.hasher);
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work(&hasher)
+        })
+        .await
+        .map_err(|error| AppError::Internal(format!("password hashing task failed: {error}")))
+    }
+}
+
+/// The bound on concurrent Argon2 computations.
+pub(crate) struct HashingGate {
+    slots: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    max_waiting: usize,
+    max_wait: Duration,
+    computed: AtomicU64,
+}
+
+impl HashingGate {
+    fn new(concurrency: usize, max_wait: Duration) -> Self {
+        let concurrency = if concurrency == 0 {
+            std::thread::available_parallelism()
+                .map(usize::from)
+                .unwrap_or(2)
+        } else {
+            concurrency
+        };
+        Self {
+            slots: Arc::new(Semaphore::new(concurrency)),
+            waiting: AtomicUsize::new(0),
+            max_waiting: concurrency * 8,
+            max_wait,
+            computed: AtomicU64::new(0),
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! RFC 9162 Merkle tree over audit entries: hashing, roots, the compact range used to
+//! append in O(log n) memory, and inclusion and consistency proofs.
+//!
+//! Hashing (RFC 9162 §2.1.1): a leaf hash is SHA-256(0x00 || leaf input), an interior node is
+//! SHA-256(0x01 || left || right), and the empty tree hashes to SHA-256 of no bytes. A tree of
+//! `n > 1` leaves splits at `k`, the largest power of two below `n`: the left subtree contains
+//! leaves `[0, k)` and the right one `[k, n)`.
+//!
+//! Proofs are computed over a [`MerkleLog`]: leaf hashes from any [`LeafHashes`] source,
+//! optionally after a pruned prefix that only a [`CompactRange`] still describes.
+
+mod compact;
+mod proof;
+mod verify;
+
+pub use compact::{CompactRange, CompactRangeError};
+pub use proof::{ConsistencyProof, InclusionProof, MerkleLog, ProofError};
+pub use verify::{
+    ProofVerifyError, root_from_inclusion_proof, verify_consistency, verify_inclusion,
+};
+
+use sha2::{Digest, Sha256};
+
+use crate::entry::AuditEntry;
+use crate::hash::Hash;
+
+/// RFC 9162 leaf hash: SHA-256(0x00 || `leaf_input`).
+pub fn leaf_hash(leaf_input: &[u8]) -> Hash {
+    let mut hasher = Sha256::new();
+    hasher.update([0x00]);
+    hasher.update(leaf_input);
+    Hash(hasher.finalize().into())
+}
+
+/// RFC 9162 interior node hash: SHA-256(0x01 || `left` || `right`).
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    let mut hasher = Sha256::new();
+    hasher.update([0x01]);
+    hasher.update(left.as_bytes());
+    hasher.update(right.as_bytes());
+    Hash(hasher.finalize().into())
+}
+
+/// Root of the empty tree: SHA-256 of no bytes.
+pub fn empty_root() -> Hash {
+    Hash(Sha256::digest([]).into())
+}
+
+/// Root of the tree whose leaves have the given leaf hashes.
+pub fn root_of(leaf_hashes: &[Hash]) -> Hash {
+    let mut range = CompactRange::new();
+    range.extend(leaf_hashes.iter().copied());
+    range.root()
+}
+
+/// Largest power of two strictly below `size`; `size` must be at least 2.
+pub(crate) fn split_point(size: u64) -> u64 {
+    1 << (63 - (size - 1).leading_zeros())
+}
+
+/// A source of leaf hashes numbered from 0, such as a slice or a store query.
+pub trait LeafHashes {
+    /// Number of leaves.
+    fn len(&self) -> u64;
+
+    /// Leaf hash at `index`, or `None` when the source cannot produce it.
+    fn leaf(&self, index: u64) -> Option<Hash>;
+
+    /// Reports whether there are no leaves.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl LeafHashes for [Hash] {
+    fn len(&self) -> u64 {
+        <[Hash]>::len(self) as u64
+    }
+
+    fn leaf(&self, index: u64) -> Option<Hash> {
+        let index = usize::try_from(index).ok()?;
+        self.get(index).copied()
+    }
+}
+
+impl LeafHashes for Vec<Hash> {
+    fn len(&self) -> u64 {
+        self.as_slice().len() as u64
+    }
+
+    fn leaf(&self, index: u64) -> Option<Hash> {
+        LeafHashes::leaf(self.as_slice(), index)
+    }
+}
+
+/// Entries as leaves: each leaf hash is computed from the entry's canonical encoding when asked.
+impl LeafHashes for [AuditEntry] {
+    fn len(&self) -> u64 {
+        <[AuditEntry]>::len(self) as u64
+    }
+
+    fn leaf(&self, index: u64) -> Option<Hash> {
+        let index = usize::try_from(index).ok()?;
+        self.get(index).map(AuditEntry::leaf_hash)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_point_is_largest_power_of_two_below_size() {
+        let cases: &[(u64, u64)] = &[
+            (2, 1),
+            (3, 2),
+            (4, 2),
+            (5, 4),
+            (8, 4),
+            (9, 8),
+            (u64::MAX, 1 << 63),
+        ];
+
+        for (size, expected) in cases {
+            assert_eq!(split_point(*size), *expected, "size {size}");
+        }
+    }
+
+    #[test]
+    fn empty_root_is_sha256_of_nothing() {
+        assert_eq!(
+            empty_root().to_hex(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(root_of(&[]), empty_root());
+    }
+}

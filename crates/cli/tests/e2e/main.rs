@@ -1,0 +1,19 @@
+//! End-to-end tests: the real `spiritus` binary on a free loopback port, spoken to over HTTPS.
+//!
+//! One test binary with a module per area; fixtures live in `spiritus-test-support`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails loudly on the first broken step"
+)]
+
+mod auth_flow;
+mod bad_input;
+mod users;
+
+/// Path of the binary under test, built by Cargo for this test target.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_spiritus");
+
+/// The password the tests set for the owner after the forced change.
+pub const OWNER_PASSWORD: &str = "correct horse battery staple";
