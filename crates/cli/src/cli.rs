@@ -43,6 +43,21 @@ pub enum Command {
     Tls(TlsCommand),
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Check whether this installation is ready for production; exits 1 when a check fails.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]

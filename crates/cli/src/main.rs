@@ -47,5 +47,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(command) => commands::user::run(&cli.global, command).await,
         Command::Tls(command) => commands::tls::run(&cli.global, command),
         Command::Migrate => commands::migrate::run(&cli.global).await,
+        Command::Doctor(args) => {
+            if commands::doctor::run(&cli.global, args).await? {
+                Ok(())
+            } else {
+                std::process::exit(1);
+            }
+        }
     }
 }
