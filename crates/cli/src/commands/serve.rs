@@ -39,6 +39,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     for path in &opened.generated {
         tracing::info!(path = %path.display(), "generated a new secret file");
     }
+    log_passkey_setup(app.passkeys());
 
     let (cert_path, key_path) = certificate_paths(&config, &opened.data_dir.tls())?;
     let certificate = ReloadingCertificate::load(&cert_path, &key_path)?;
@@ -84,6 +85,16 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(Duration::from_secs(15), server).await;
     app.store().close().await;
     Ok(())
+}
+
+/// Says in the log whether passkeys are offered, and why not.
+fn log_passkey_setup(setup: &spiritus_auth::passkey::PasskeySetup) {
+    match setup {
+        spiritus_auth::passkey::PasskeySetup::On(party) => {
+            tracing::info!(rp_id = party.id(), origin = %party.origin(), "passkeys are on");
+        }
+        spiritus_auth::passkey::PasskeySetup::Off { reason } => tracing::warn!(%reason),
+    }
 }
 
 /// The configured certificate pair, or the generated self-signed one.
