@@ -327,6 +327,13 @@ impl App {
         else {
             return Ok(Err("passkey_unknown_credential"));
         };
+        // The library compares the counter with the copy taken when the ceremony started;
+        // another login may have moved it since, so compare with the stored one too.
+        let stored_counter = stored_counter(&row.credential)?;
+        let counter = result.counter();
+        if (counter > 0 || stored_counter > 0) && counter <= stored_counter {
+            return Ok(Err("passkey_counter_not_increased"));
+        }
         passkey.update_credential(result);
         let updated = encode_text(&passkey)?;
         let now = self.now();
@@ -386,6 +393,16 @@ fn assertion_failure(error: &WebauthnError) -> &'static str {
         WebauthnError::CredentialNotFound => "passkey_unknown_credential",
         _ => "passkey_assertion_invalid",
     }
+}
+
+/// The signature counter inside a stored credential.
+fn stored_counter(credential: &str) -> Result<u32, AppError> {
+    let value: Value = serde_json::from_str(credential)
+        .map_err(|error| AppError::Internal(format!("stored passkey: {error}")))?;
+    value["cred"]["counter"]
+        .as_u64()
+        .and_then(|counter| u32::try_from(counter).ok())
+        .ok_or_else(|| AppError::Internal("stored passkey has no counter".into()))
 }
 
 fn registration_key(account_id: Uuid) -> String {
