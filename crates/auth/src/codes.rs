@@ -27,10 +27,10 @@ const BACKUP_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz";
 pub const BACKUP_CODE_LETTERS: usize = 10;
 /// Backup codes issued at once.
 pub const BACKUP_CODE_COUNT: usize = 10;
-/// Longest input looked at; anything longer is refused before it is normalised.
+/// Maximum input length in characters; longer input is rejected before normalisation.
 const MAX_INPUT_CHARS: usize = 64;
 
-/// Why a typed code was refused before any secret was consulted.
+/// Reason a typed code was rejected before any secret was consulted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CodeError {
     #[error("enter the 6-digit code from the authenticator app or a backup code")]
@@ -44,7 +44,7 @@ pub enum CodeError {
 }
 
 impl CodeError {
-    /// A stable name for audit entries.
+    /// Returns a stable name for audit entries.
     pub fn as_str(self) -> &'static str {
         match self {
             CodeError::Empty => "code_empty",
@@ -89,7 +89,7 @@ impl fmt::Debug for TotpCode {
 pub struct BackupCode(Zeroizing<String>);
 
 impl BackupCode {
-    /// A fresh random code.
+    /// Generates a fresh random code.
     pub fn generate() -> Self {
         let mut rng = rand::rngs::OsRng;
         let letters: String = (0..BACKUP_CODE_LETTERS)
@@ -98,13 +98,13 @@ impl BackupCode {
         Self(Zeroizing::new(letters))
     }
 
-    /// The code as shown to its owner: two groups of five, `abcde-fghjk`.
+    /// Formats the code for its owner: two groups of five, `abcde-fghjk`.
     pub fn display(&self) -> Zeroizing<String> {
         let (first, second) = self.0.split_at(BACKUP_CODE_LETTERS / 2);
         Zeroizing::new(format!("{first}-{second}"))
     }
 
-    /// The stored form: HMAC-SHA256 under `key` over the account id and the code.
+    /// Computes the stored form: HMAC-SHA256 under `key` over the account id and the code.
     pub fn keyed_hash(&self, key: &SecretKey, account_id: Uuid) -> [u8; 32] {
         // HMAC accepts keys of every length; the fallback key only keeps this total.
         let mut mac = Hmac::<Sha256>::new_from_slice(key.expose())
@@ -122,7 +122,7 @@ impl fmt::Debug for BackupCode {
     }
 }
 
-/// A fresh set of backup codes.
+/// Generates a fresh set of backup codes.
 pub fn generate_backup_codes() -> Vec<BackupCode> {
     (0..BACKUP_CODE_COUNT)
         .map(|_| BackupCode::generate())
@@ -237,7 +237,7 @@ mod tests {
     }
 
     #[test]
-    fn backup_code_hash_is_bound_to_key_and_account() {
+    fn backup_hash_binding() {
         let key = SecretKey::from_bytes(vec![7; 32]);
         let other_key = SecretKey::from_bytes(vec![8; 32]);
         let code = BackupCode::generate();

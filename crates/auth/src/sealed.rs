@@ -85,7 +85,7 @@ mod tests {
     }
 
     #[test]
-    fn sealed_secret_opens_only_for_its_account_and_key() {
+    fn sealed_secret_binding() {
         let secret = TotpSecret::generate();
         let account = Uuid::new_v4();
         let sealed = cipher(1).seal(&secret, account).unwrap();

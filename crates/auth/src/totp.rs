@@ -45,12 +45,12 @@ impl TotpSecret {
         &self.0
     }
 
-    /// The secret in RFC 4648 base32 without padding, as authenticator apps expect it.
+    /// Encodes the secret in RFC 4648 base32 without padding, as authenticator apps expect it.
     pub fn to_base32(&self) -> Zeroizing<String> {
         Zeroizing::new(BASE32_NOPAD.encode(&self.0))
     }
 
-    /// The 6-digit code of a time step, zero-padded.
+    /// Computes the 6-digit code of a time step, zero-padded.
     pub fn code_at_step(&self, step: u64) -> Zeroizing<String> {
         let value = hotp(&self.0, step) % 10u32.pow(DIGITS as u32);
         Zeroizing::new(format!("{value:0width$}", width = DIGITS))
@@ -81,7 +81,7 @@ impl fmt::Debug for TotpSecret {
     }
 }
 
-/// The time step a moment falls in; moments before 1970 fall in step 0.
+/// Returns the time step a moment falls in. Moments before 1970 fall in step 0.
 pub fn step_of(unix_seconds: i64) -> u64 {
     u64::try_from(unix_seconds).unwrap_or(0) / STEP_SECONDS
 }
@@ -106,9 +106,9 @@ pub fn hotp(secret: &[u8], counter: u64) -> u32 {
     u32::from_be_bytes(word)
 }
 
-/// The `otpauth://` URI an authenticator app reads from the QR code.
+/// Builds the `otpauth://` URI an authenticator app reads from the QR code.
 ///
-/// The label is `issuer:account`, percent-encoded; the issuer is repeated as a parameter
+/// The label is `issuer:account`, percent-encoded. The issuer is repeated as a parameter
 /// because some apps read only one of the two.
 pub fn otpauth_uri(secret: &TotpSecret, issuer: &str, account: &str) -> Zeroizing<String> {
     let label = format!("{}:{}", percent_encode(issuer), percent_encode(account));
@@ -187,7 +187,7 @@ mod tests {
     }
 
     #[test]
-    fn verify_accepts_one_step_of_drift_and_no_more() {
+    fn verify_drift_window() {
         let secret = TotpSecret::generate();
         let now = 1_700_000_000_i64;
         let step = step_of(now);
@@ -216,7 +216,7 @@ mod tests {
     }
 
     #[test]
-    fn generated_secrets_are_160_bits_and_hidden_from_debug() {
+    fn generated_secret_size_and_debug() {
         let secret = TotpSecret::generate();
         assert_eq!(secret.expose().len(), 20);
         let shown = format!("{secret:?}");

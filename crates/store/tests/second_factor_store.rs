@@ -155,7 +155,8 @@ async fn totp_enrolment_and_summary_body(store: SqlStore) {
     assert_eq!(record.secret.as_deref(), Some(&b"second"[..]));
     assert_eq!(record.last_step, Some(5));
     let summary = store.factor_summary(account.id).await.unwrap();
-    assert!(summary.totp && summary.has_second_factor());
+    assert!(summary.totp);
+    assert!(summary.has_second_factor());
     assert_eq!(summary.backup_codes_left, 10);
     // A new setup while TOTP is on is refused.
     let again = store

@@ -11,7 +11,7 @@ use super::audit::{AuditRecord, AuditRecordExt};
 use super::rows::{from_ms, to_ms};
 use crate::error::StoreError;
 
-/// What is known about one address of an account.
+/// Record of one address an account logged in from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownIp {
     pub first_seen_at: DateTime<Utc>,
@@ -56,7 +56,7 @@ impl SqlStore {
         }))
     }
 
-    /// Records a successful login from `ip` and says whether the address is new. The audit
+    /// Records a successful login from `ip` and returns whether the address is new. The audit
     /// entry `new_location` is appended, in the same transaction, only for a new address.
     pub async fn record_login_ip(
         &self,

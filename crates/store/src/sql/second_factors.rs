@@ -1,6 +1,6 @@
 //! TOTP enrolment and replay protection, and backup codes.
 //!
-//! Every single-use rule is one conditional statement, so it holds across restarts, replicas
+//! Every single-use rule is one conditional statement, so it stays true across restarts, replicas
 //! and simultaneous requests: a TOTP step is accepted only by an `UPDATE … WHERE last_step <
 //! $step` that changes one row, a backup code only by a `DELETE` that removes one.
 
@@ -33,7 +33,7 @@ impl std::fmt::Debug for TotpRecord {
     }
 }
 
-/// What second factors an account has, without any secret.
+/// Summary of the second factors an account has, without any secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FactorSummary {
     pub totp: bool,
@@ -42,7 +42,7 @@ pub struct FactorSummary {
 }
 
 impl FactorSummary {
-    /// Whether the account has a factor a login can be challenged with. Backup codes only
+    /// Returns whether the account has a factor a login can be challenged with. Backup codes only
     /// stand in for the others, so they alone do not count.
     pub fn has_second_factor(&self) -> bool {
         self.totp || self.passkeys > 0
@@ -224,7 +224,7 @@ impl SqlStore {
         tx.commit().await
     }
 
-    /// What second factors an account has, in one query.
+    /// Counts the second factors of an account in one query.
     pub async fn factor_summary(&self, account_id: Uuid) -> Result<FactorSummary, StoreError> {
         let row = sqlx::query(
             "SELECT \
@@ -271,7 +271,7 @@ impl SqlStore {
     }
 }
 
-/// The audited view of a summary.
+/// Builds the audited view of a summary.
 pub(crate) fn summary_state(summary: &FactorSummary) -> serde_json::Value {
     json!({
         "totp": summary.totp,

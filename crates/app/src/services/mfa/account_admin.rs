@@ -24,7 +24,7 @@ pub struct AccountView {
 }
 
 impl App {
-    /// Every panel account (owner and admins may look).
+    /// Lists every panel account (for the owner and admins).
     pub async fn admin_list_accounts(
         &self,
         principal: &Principal,

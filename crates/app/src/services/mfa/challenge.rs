@@ -24,7 +24,7 @@ use crate::state::App;
 pub const CHALLENGE_TTL_SECONDS: i64 = 300;
 /// Prefix of challenge tokens.
 const CHALLENGE_PREFIX: &str = "mfa_";
-/// Longest challenge looked up; a generated one has 47 characters.
+/// Maximum challenge length looked up; a generated one has 47 characters.
 const MAX_CHALLENGE_CHARS: usize = 128;
 
 /// The stage a challenge record belongs to.
@@ -46,7 +46,7 @@ impl Stage {
     }
 }
 
-/// What the store keeps for a challenge.
+/// Stored record of a challenge.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct ChallengeRecord {
     pub account_id: Uuid,
@@ -57,7 +57,7 @@ pub(super) struct ChallengeRecord {
     pub passkey_state: Option<Value>,
 }
 
-/// The answer to a password that needs a second factor.
+/// Challenge returned for a password that needs a second factor.
 pub struct SecondFactorChallenge {
     pub challenge: OpaqueToken,
     pub methods: Vec<FactorMethod>,
@@ -136,7 +136,7 @@ impl App {
     ) -> Result<(PendingLogin, ChallengeRecord), AppError> {
         if presented.is_empty() || presented.chars().count() > MAX_CHALLENGE_CHARS {
             return Err(self
-                .refuse_challenge("", "challenge_malformed", request)
+                .reject_challenge("", "challenge_malformed", request)
                 .await);
         }
         let taken = self
@@ -146,7 +146,7 @@ impl App {
             .map_err(|error| AppError::Unavailable(error.to_string()))?;
         let Some(payload) = taken else {
             return Err(self
-                .refuse_challenge("", "challenge_unknown_or_used", request)
+                .reject_challenge("", "challenge_unknown_or_used", request)
                 .await);
         };
         let record: ChallengeRecord = serde_json::from_slice(&payload)
@@ -154,29 +154,29 @@ impl App {
         let account = self.store().account_by_id(record.account_id).await?;
         let Some(account) = account else {
             return Err(self
-                .refuse_challenge("", "challenge_account_gone", request)
+                .reject_challenge("", "challenge_account_gone", request)
                 .await);
         };
         let name = account.name.as_str().to_owned();
         if record.expires_at_ms <= self.now().timestamp_millis() {
             return Err(self
-                .refuse_challenge(&name, "challenge_expired", request)
+                .reject_challenge(&name, "challenge_expired", request)
                 .await);
         }
         if record.ip != request.ip.to_string() {
             return Err(self
-                .refuse_challenge(&name, "challenge_other_address", request)
+                .reject_challenge(&name, "challenge_other_address", request)
                 .await);
         }
         if account.suspension.is_some() {
             return Err(self
-                .refuse_challenge(&name, "account_suspended", request)
+                .reject_challenge(&name, "account_suspended", request)
                 .await);
         }
         Ok((PendingLogin::new(account), record))
     }
 
-    async fn refuse_challenge(
+    async fn reject_challenge(
         &self,
         username: &str,
         reason: &str,
@@ -204,7 +204,7 @@ impl App {
         .with_after(json!({ "username": username }))
         .failed(reason);
         if let Err(error) = self.store().record_audit(record, now).await {
-            tracing::error!(%error, "cannot write the audit entry of a refused second factor");
+            tracing::error!(%error, "failed to write the audit entry of a rejected second factor");
         }
         self.events().emit(SecurityEvent::LoginFailed {
             username: username.to_owned(),

@@ -30,7 +30,7 @@ use crate::state::App;
 
 /// Seconds a registration ceremony may take.
 const REGISTRATION_TTL: std::time::Duration = std::time::Duration::from_secs(300);
-/// Longest passkey name.
+/// Maximum passkey name length in characters.
 const MAX_NAME_CHARS: usize = 64;
 
 /// A passkey as listed, without key material.
@@ -61,7 +61,7 @@ pub struct PasskeyRegistered {
 }
 
 impl App {
-    /// The relying party, or 404 `passkeys_disabled` with the reason.
+    /// Returns the relying party, or 404 `passkeys_disabled` with the reason.
     pub(crate) fn relying_party(&self) -> Result<&RelyingParty, AppError> {
         match self.passkeys() {
             PasskeySetup::On(party) => Ok(party),
@@ -116,8 +116,8 @@ impl App {
             .webauthn()
             .finish_passkey_registration(&credential, &state)
             .map_err(|error| {
-                tracing::info!(%error, "passkey registration refused");
-                AppError::validation("credential", "the authenticator's answer does not verify")
+                tracing::info!(%error, account_id = %principal.id(), "passkey registration rejected");
+                AppError::validation("credential", "the authenticator's response failed verification; register again")
             })?;
         self.store_new_passkey(principal, name, &passkey, request)
             .await
@@ -347,7 +347,7 @@ impl App {
         Ok(Ok(FactorChecked::new(account_id, FactorMethod::Passkey)))
     }
 
-    /// The account's passkeys, decoded; a row that cannot be decoded is logged and skipped.
+    /// Loads and decodes the account's passkeys; an undecodable row is logged and skipped.
     async fn stored_passkeys(
         &self,
         account_id: Uuid,
@@ -383,7 +383,7 @@ impl App {
     }
 }
 
-/// The audit reason for an assertion the library refused.
+/// Maps an assertion the library rejected to its audit reason.
 fn assertion_failure(error: &WebauthnError) -> &'static str {
     match error {
         WebauthnError::InvalidRPOrigin => "passkey_wrong_origin",
@@ -395,7 +395,7 @@ fn assertion_failure(error: &WebauthnError) -> &'static str {
     }
 }
 
-/// The signature counter inside a stored credential.
+/// Reads the signature counter inside a stored credential.
 fn stored_counter(credential: &str) -> Result<u32, AppError> {
     let value: Value = serde_json::from_str(credential)
         .map_err(|error| AppError::Internal(format!("stored passkey: {error}")))?;

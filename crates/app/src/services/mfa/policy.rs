@@ -29,7 +29,7 @@ use crate::state::App;
 /// Settings key of the runtime policy.
 pub const MFA_POLICY_SETTING: &str = "security.mfa_required_for_admins";
 
-/// Where the effective policy comes from.
+/// Source of the effective policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PolicySource {
     /// Set by the owner at run time.
@@ -90,7 +90,7 @@ impl App {
         self.security_policy().await
     }
 
-    /// Whether the policy requires this account to enrol a second factor it lacks.
+    /// Returns whether the policy requires this account to enrol a second factor it lacks.
     pub async fn enrolment_required(&self, account: &Account) -> Result<bool, AppError> {
         if !matches!(account.role, Role::Owner | Role::Admin) {
             return Ok(false);

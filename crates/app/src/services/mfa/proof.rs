@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::error::AppError;
 
-/// Which second factor proved a login.
+/// Second factor that proved a login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FactorMethod {
     Totp,
@@ -27,7 +27,7 @@ pub enum FactorMethod {
 }
 
 impl FactorMethod {
-    /// The name used in the API (`methods`) and in audit entries.
+    /// Returns the name used in the API (`methods`) and in audit entries.
     pub fn as_str(self) -> &'static str {
         match self {
             FactorMethod::Totp => "totp",
@@ -159,7 +159,7 @@ impl LoginProof {
         &self.account
     }
 
-    /// The second factor that was checked, if the login needed one.
+    /// Returns the second factor that was checked, if the login needed one.
     pub fn second_factor(&self) -> Option<FactorMethod> {
         self.second_factor
     }

@@ -12,7 +12,7 @@ use crate::error::AppError;
 
 /// Pixels per module in the PNG.
 const PNG_SCALE: usize = 6;
-/// Modules of white border on each side, as the QR standard asks.
+/// Modules of white border on each side, as the QR standard requires.
 const QUIET_ZONE: usize = 4;
 /// The largest payload of one stored deflate block.
 const STORED_BLOCK: usize = 65_535;
@@ -30,7 +30,7 @@ pub fn render(text: &str) -> Result<(String, Vec<u8>), AppError> {
     Ok((svg, png))
 }
 
-/// A 1-bit greyscale PNG of the modules, scaled, with the quiet zone.
+/// Encodes the modules as a 1-bit greyscale PNG, scaled, with the quiet zone.
 fn png_of(modules: &[Color], width: usize) -> Vec<u8> {
     let side = (width + 2 * QUIET_ZONE) * PNG_SCALE;
     let row_bytes = side.div_ceil(8);
@@ -59,7 +59,7 @@ fn png_of(modules: &[Color], width: usize) -> Vec<u8> {
     png
 }
 
-/// Whether the module at picture coordinates (in modules, border included) is dark.
+/// Returns whether the module at picture coordinates (in modules, border included) is dark.
 fn is_dark(modules: &[Color], width: usize, x: usize, y: usize) -> bool {
     let inside = |value: usize| (QUIET_ZONE..QUIET_ZONE + width).contains(&value);
     if !inside(x) || !inside(y) {
@@ -79,7 +79,7 @@ fn write_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     out.extend_from_slice(&crc.to_be_bytes());
 }
 
-/// A zlib stream of stored deflate blocks.
+/// Wraps data in a zlib stream of stored deflate blocks.
 fn zlib_stored(data: &[u8]) -> Vec<u8> {
     let mut out = vec![0x78, 0x01];
     let mut blocks = data.chunks(STORED_BLOCK).peekable();

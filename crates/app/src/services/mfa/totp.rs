@@ -23,7 +23,7 @@ use crate::state::App;
 /// Name of the panel in authenticator apps.
 const ISSUER: &str = "Spiritus";
 
-/// What setup shows once: the secret, its URI and the URI as QR codes.
+/// Enrolment data shown once at setup: the secret, its URI and the URI as QR codes.
 pub struct TotpEnrolment {
     pub secret: Zeroizing<String>,
     pub otpauth_uri: Zeroizing<String>,
@@ -216,7 +216,7 @@ impl App {
         ))
     }
 
-    /// What second factors the caller has.
+    /// Lists the second factors of the caller.
     pub async fn second_factor_overview(
         &self,
         principal: &Principal,

@@ -77,7 +77,7 @@ impl App {
         let code = match parse_code(raw) {
             Ok(code) => code,
             Err(error) => {
-                self.refuse_code(account, error.as_str(), request).await;
+                self.reject_code(account, error.as_str(), request).await;
                 return Err(AppError::validation("code", error.to_string()));
             }
         };
@@ -88,13 +88,13 @@ impl App {
         match accepted {
             Ok(method) => Ok(FactorChecked::new(account.id, method)),
             Err(reason) => {
-                self.refuse_code(account, reason, request).await;
+                self.reject_code(account, reason, request).await;
                 Err(AppError::InvalidCredentials)
             }
         }
     }
 
-    async fn refuse_code(&self, account: &Account, reason: &str, request: &RequestContext) {
+    async fn reject_code(&self, account: &Account, reason: &str, request: &RequestContext) {
         self.reject_second_factor(
             account.name.as_str(),
             reason,

@@ -17,7 +17,7 @@ use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use super::support::{challenge_for, create_admin, failure_reasons, post};
 use crate::{BINARY, OWNER_PASSWORD};
 
-/// A panel whose public URL is `https://localhost:<port>`, so passkeys are on with RP id
+/// Starts a panel whose public URL is `https://localhost:<port>`, so passkeys are on with RP id
 /// `localhost`; the test client still connects to 127.0.0.1.
 async fn passkey_server() -> (TestServer, Url) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")

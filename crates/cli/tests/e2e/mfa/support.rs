@@ -60,7 +60,7 @@ pub fn unix_now() -> i64 {
     i64::try_from(elapsed.as_secs()).unwrap()
 }
 
-/// The RFC 6238 code (HMAC-SHA1, 6 digits, 30 s) of a base32 secret at a time.
+/// Computes the RFC 6238 code (HMAC-SHA1, 6 digits, 30 s) of a base32 secret at a time.
 pub fn totp_code(secret_base32: &str, unix_seconds: i64) -> String {
     let key = BASE32_NOPAD.decode(secret_base32.as_bytes()).unwrap();
     let counter = u64::try_from(unix_seconds).unwrap() / 30;
@@ -77,7 +77,7 @@ pub fn totp_code(secret_base32: &str, unix_seconds: i64) -> String {
     format!("{:06}", value % 1_000_000)
 }
 
-/// The code `steps` time steps from now (negative: in the past).
+/// Computes the code `steps` time steps from now (negative: in the past).
 pub fn code_in(secret: &str, steps: i64) -> String {
     totp_code(secret, unix_now() + steps * 30)
 }
@@ -120,7 +120,7 @@ pub async fn enrol_totp(server: &TestServer, token: &str) -> Enrolled {
     }
 }
 
-/// A password login from `ip`; returns the answer body.
+/// Logs in with a password from `ip`; returns the response body.
 pub async fn password_login(
     server: &TestServer,
     ip: Option<&str>,
@@ -139,7 +139,7 @@ pub async fn password_login(
     (status, body)
 }
 
-/// A password login that must answer with a challenge; returns the challenge.
+/// Logs in with a password that must lead to a challenge; returns the challenge.
 pub async fn challenge_for(
     server: &TestServer,
     ip: Option<&str>,
@@ -223,7 +223,7 @@ pub async fn create_admin(server: &TestServer, owner: &str, name: &str, password
     server.login(name, password).await
 }
 
-/// The server's audit entries with `action`, read from its SQLite database.
+/// Reads the server's audit entries with `action` from its SQLite database.
 pub async fn audit_entries(server: &TestServer, action: &str) -> Vec<AuditEntry> {
     let url = format!(
         "sqlite://{}",
@@ -242,7 +242,7 @@ pub async fn audit_entries(server: &TestServer, action: &str) -> Vec<AuditEntry>
     entries
 }
 
-/// The reasons (`error`) of the failed entries with `action`, oldest first.
+/// Collects the reasons (`error`) of the failed entries with `action`, oldest first.
 pub async fn failure_reasons(server: &TestServer, action: &str) -> Vec<String> {
     audit_entries(server, action)
         .await

@@ -12,7 +12,7 @@ use super::support::{
 };
 use crate::{BINARY, OWNER_PASSWORD};
 
-/// A server whose second-factor limit does not get in the way of many deliberate failures.
+/// Starts a server whose second-factor limit does not get in the way of many deliberate failures.
 async fn lenient_server() -> TestServer {
     TestServer::start_with(
         BINARY,
