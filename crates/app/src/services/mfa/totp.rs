@@ -263,3 +263,22 @@ impl App {
         Ok(checked)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enrolment_and_codes_debug_show_no_secret() {
+        let enrolment = TotpEnrolment {
+            secret: Zeroizing::new("JBSWY3DPEHPK3PXP".into()),
+            otpauth_uri: Zeroizing::new("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP".into()),
+            qr_svg: String::new(),
+            qr_png: Vec::new(),
+        };
+        let codes = BackupCodes(vec![Zeroizing::new("abcde-fghjk".into())]);
+        let shown = format!("{enrolment:?} {codes:?}");
+        assert!(!shown.contains("JBSWY3DPEHPK3PXP"), "{shown}");
+        assert!(!shown.contains("abcde"), "{shown}");
+    }
+}
