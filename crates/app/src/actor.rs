@@ -55,6 +55,8 @@ pub struct Principal {
     pub session_id: Uuid,
     pub token_id: Uuid,
     pub token_expires_at: DateTime<Utc>,
+    /// The policy requires a second factor this account has not enrolled yet.
+    pub enrolment_required: bool,
 }
 
 impl Principal {
@@ -66,8 +68,19 @@ impl Principal {
         self.account.role
     }
 
-    /// Refuses every call but the password change while a change is pending.
+    /// Refuses every call but the password change while a change is pending, and every call
+    /// but enrolment while a required second factor is missing.
     pub fn require_ready(&self) -> Result<(), AppError> {
+        self.require_password_changed()?;
+        if self.enrolment_required {
+            return Err(AppError::EnrolmentRequired);
+        }
+        Ok(())
+    }
+
+    /// Refuses every call but the password change while a change is pending; second-factor
+    /// enrolment uses this check, so an account the policy holds can still enrol.
+    pub fn require_password_changed(&self) -> Result<(), AppError> {
         if self.account.must_change_password {
             return Err(AppError::PasswordChangeRequired);
         }

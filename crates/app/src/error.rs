@@ -37,6 +37,13 @@ pub enum AppError {
     /// The account must enrol a second factor first (403 `second_factor_enrolment_required`).
     #[error("a second factor must be enrolled before anything else")]
     EnrolmentRequired,
+    /// A second-factor login challenge that is unknown, used, expired, or presented from
+    /// another address (401 `challenge_invalid`): log in with the password again.
+    #[error("the login challenge is unknown, used or expired; log in with the password again")]
+    ChallengeInvalid,
+    /// Passkeys are off on this panel (404 `passkeys_disabled`); the message says why.
+    #[error("{0}")]
+    PasskeysDisabled(String),
     /// Nothing by that name (404 `not_found`).
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -66,6 +73,8 @@ impl AppError {
             AppError::Forbidden(_) => "forbidden",
             AppError::PasswordChangeRequired => "password_change_required",
             AppError::EnrolmentRequired => "second_factor_enrolment_required",
+            AppError::ChallengeInvalid => "challenge_invalid",
+            AppError::PasskeysDisabled(_) => "passkeys_disabled",
             AppError::NotFound(_) => "not_found",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::Unavailable(_) => "unavailable",

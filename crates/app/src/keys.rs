@@ -162,7 +162,7 @@ fn key_id(key: &SecretKey) -> String {
 }
 
 /// Derives a purpose-bound key from the pepper with HMAC-SHA256.
-fn derive(pepper: &SecretKey, label: &[u8]) -> Result<SecretKey, KeyError> {
+pub(crate) fn derive(pepper: &SecretKey, label: &[u8]) -> Result<SecretKey, KeyError> {
     // HMAC accepts keys of any length, so this error cannot occur with SHA-256.
     let mut mac =
         Hmac::<Sha256>::new_from_slice(pepper.expose()).map_err(|_| KeyError::TooShort {

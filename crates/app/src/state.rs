@@ -4,6 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use spiritus_auth::passkey::{PasskeySetup, passkey_setup};
+use spiritus_auth::sealed::TotpCipher;
 use spiritus_auth::{JwtKeys, PasswordHasher, SecretKey, TokenSettings};
 use spiritus_core::Clock;
 use spiritus_store::{EphemeralStore, SqlStore};
@@ -41,6 +43,14 @@ pub(crate) struct Inner {
     pub(crate) audit_key: spiritus_audit::keys::AuditSigningKey,
     pub(crate) events: EventBus,
     pub(crate) hashing: HashingGate,
+    pub(crate) second_factors: SecondFactorKeys,
+}
+
+/// Keys and settings of the second factors.
+pub(crate) struct SecondFactorKeys {
+    pub(crate) totp_cipher: TotpCipher,
+    pub(crate) backup_code_key: SecretKey,
+    pub(crate) passkeys: PasskeySetup,
 }
 
 impl std::fmt::Debug for App {
@@ -59,8 +69,10 @@ impl App {
             parts.config.limits.hash_concurrency,
             Duration::from_secs(parts.config.limits.hash_wait_seconds),
         );
+        let second_factors = SecondFactorKeys::new(&parts)?;
         Ok(Self {
             inner: Arc::new(Inner {
+                second_factors,
                 hasher: Arc::new(hasher),
                 jwt,
                 subscription_key: parts.keys.subscription,
@@ -111,6 +123,19 @@ impl App {
         &self.inner.audit_key
     }
 
+    pub(crate) fn totp_cipher(&self) -> &TotpCipher {
+        &self.inner.second_factors.totp_cipher
+    }
+
+    pub(crate) fn backup_code_key(&self) -> &SecretKey {
+        &self.inner.second_factors.backup_code_key
+    }
+
+    /// The passkey relying party, or why passkeys are off.
+    pub fn passkeys(&self) -> &PasskeySetup {
+        &self.inner.second_factors.passkeys
+    }
+
     /// Argon2 computations run since start, the dummy ones for unknown users included.
     pub fn password_hashes_computed(&self) -> u64 {
         self.inner.hashing.computed.load(Ordering::Relaxed)
@@ -150,6 +175,30 @@ impl App {
         .map_err(|error| AppError::Internal(format!("password hashing task failed: {error}")))
     }
 }
+
+impl SecondFactorKeys {
+    fn new(parts: &AppParts) -> Result<Self, AppError> {
+        let totp_cipher = TotpCipher::new(&parts.keys.totp_encryption)
+            .map_err(|error| AppError::Internal(error.to_string()))?;
+        let backup_code_key = crate::keys::derive(&parts.keys.pepper, BACKUP_CODE_KEY_LABEL)
+            .map_err(|error| AppError::Internal(error.to_string()))?;
+        let webauthn = &parts.config.webauthn;
+        let passkeys = passkey_setup(
+            &parts.config.public_url(),
+            webauthn.rp_id.as_deref(),
+            webauthn.origin.as_deref(),
+        )
+        .map_err(|error| AppError::Internal(format!("passkey settings: {error}")))?;
+        Ok(Self {
+            totp_cipher,
+            backup_code_key,
+            passkeys,
+        })
+    }
+}
+
+/// Derivation label of the key that hashes backup codes.
+const BACKUP_CODE_KEY_LABEL: &[u8] = b"spiritus backup code key v1";
 
 /// The bound on concurrent Argon2 computations.
 pub(crate) struct HashingGate {

@@ -9,6 +9,8 @@ pub enum AuthError {
     MalformedHash,
     #[error("key material is invalid: {0}")]
     InvalidKey(&'static str),
+    #[error("{0}")]
+    Sealing(&'static str),
 }
 
 /// Why an access token was not accepted. The client only ever learns `401 unauthorized`;

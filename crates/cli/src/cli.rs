@@ -93,6 +93,10 @@ pub enum AdminCommand {
     },
     /// List panel accounts.
     List,
+    /// Remove every second factor (TOTP, backup codes, passkeys) of an account and end its
+    /// sessions; works while the panel is stopped, for an owner locked out of its own account.
+    #[command(name = "reset-2fa")]
+    Reset2fa { name: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -44,11 +44,13 @@ pub fn status_of(error: &AppError) -> StatusCode {
         AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::Malformed(_) => StatusCode::BAD_REQUEST,
         AppError::Conflict { .. } => StatusCode::CONFLICT,
-        AppError::Unauthorized | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+        AppError::Unauthorized | AppError::InvalidCredentials | AppError::ChallengeInvalid => {
+            StatusCode::UNAUTHORIZED
+        }
         AppError::Forbidden(_) | AppError::PasswordChangeRequired | AppError::EnrolmentRequired => {
             StatusCode::FORBIDDEN
         }
-        AppError::NotFound(_) => StatusCode::NOT_FOUND,
+        AppError::NotFound(_) | AppError::PasskeysDisabled(_) => StatusCode::NOT_FOUND,
         AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,7 +1,7 @@
 //! Persistence for Spiritus.
 //!
-//! * [`SqlStore`]: the durable state (accounts, sessions, refresh tokens, revocations, VPN
-//!   users, traffic counters, the audit log, settings) in SQLite (the embedded default) or
+//! * [`SqlStore`]: the durable state (accounts and their second factors, sessions, refresh
+//!   tokens, revocations, VPN users, traffic counters, the audit log, settings) in SQLite (the embedded default) or
 //!   PostgreSQL, chosen by the database URL. One set of queries serves both: times are unix
 //!   milliseconds, flags are 0/1 integers and placeholders are `$n`, which both drivers accept.
 //! * [`EphemeralStore`]: short-lived shared state (token revocations, rate-limit windows, IP
@@ -20,3 +20,4 @@ pub use sql::{
     AuditQuery, AuditRecord, AuditRecordExt, Backend, NewAccount, NewSession, NewVpnUser,
     RotateOutcome, SqlStore, UserListQuery, UserPage, UserPatch, UserSort,
 };
+pub use sql::{FactorSummary, KnownIp, LoginLocation, NewPasskey, StoredPasskey, TotpRecord};

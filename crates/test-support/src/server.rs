@@ -16,6 +16,8 @@ pub struct ServerOptions {
     pub env: Vec<(String, String)>,
     /// Text of `spiritus.toml`, written before the first start.
     pub config: Option<String>,
+    /// Address to listen on instead of a free port chosen by the system (`127.0.0.1:0`).
+    pub listen: Option<String>,
 }
 
 /// A running panel.
@@ -89,7 +91,7 @@ impl TestServer {
             .arg("--data-dir")
             .arg(self.data_dir.path())
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(self.options.listen.as_deref().unwrap_or("127.0.0.1:0"))
             .env_remove("RUST_LOG")
             .env("SPIRITUS_METRICS__LISTEN", "off")
             .env("SPIRITUS_CORE__ENABLED", "false")
@@ -162,6 +164,11 @@ impl TestServer {
             let _ = child.kill().await;
             let _ = child.wait().await;
         }
+    }
+
+    /// The binary under test, for running other subcommands on the same data directory.
+    pub fn binary(&self) -> &Path {
+        &self.binary
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,7 +1,9 @@
 //! Logging in, refreshing, logging out, changing a password, and authenticating a token.
 //!
 //! An unknown account name and a wrong password lead to the same answer after the same work:
-//! the unknown name runs one Argon2 verification against a dummy hash.
+//! the unknown name runs one Argon2 verification against a dummy hash. A verified password
+//! goes to the second-factor policy (`services::mfa`), which opens a session or answers with
+//! a challenge; a session opens only with a [`LoginProof`].
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
@@ -14,6 +16,7 @@ use uuid::Uuid;
 
 use crate::actor::{Actor, Principal, RequestContext};
 use crate::error::AppError;
+use crate::services::mfa::{LoginProof, PasswordChecked, SecondFactorChallenge};
 use crate::state::App;
 
 /// Prefix of refresh tokens, so a leaked one is recognisable in scanners.
@@ -41,6 +44,8 @@ impl std::fmt::Debug for TokenPair {
 #[derive(Debug)]
 pub enum LoginOutcome {
     Tokens(TokenPair),
+    /// The password was right; a second factor must follow.
+    SecondFactor(SecondFactorChallenge),
 }
 
 impl App {
@@ -105,8 +110,8 @@ impl App {
             }
         }
 
-        let pair = self.open_session(&account, request).await?;
-        Ok(LoginOutcome::Tokens(pair))
+        self.after_password(PasswordChecked::new(account), request)
+            .await
     }
 
     /// Records a failed login: one audit entry and one security event (the fail2ban line).
@@ -134,12 +139,14 @@ impl App {
         });
     }
 
-    /// Creates a session for an authenticated account and issues its first tokens.
+    /// Creates a session for a login whose every required factor was checked, records its
+    /// address, and issues its first tokens.
     pub(crate) async fn open_session(
         &self,
-        account: &Account,
+        proof: LoginProof,
         request: &RequestContext,
     ) -> Result<TokenPair, AppError> {
+        let account = proof.account();
         let now = self.now();
         let session_id = Uuid::new_v4();
         let refresh = OpaqueToken::generate(REFRESH_PREFIX);
@@ -150,7 +157,11 @@ impl App {
         }
         .audit(now, "login", "session")
         .with_resource_id(session_id)
-        .with_after(json!({ "account_id": account.id, "username": account.name.as_str() }));
+        .with_after(json!({
+            "account_id": account.id,
+            "username": account.name.as_str(),
+            "second_factor": proof.second_factor().map(|method| method.as_str()),
+        }));
         let mut record = record;
         record.actor_id = account.id.to_string();
         record.actor_role = account.role.as_str().into();
@@ -174,6 +185,8 @@ impl App {
             username: account.name.to_string(),
             ip: request.ip,
         });
+        self.note_login_address(account, proof.second_factor().is_some(), request)
+            .await?;
         self.issue_pair(account, session_id, refresh, refresh_expires_at, now)
     }
 
@@ -432,7 +445,9 @@ impl App {
         if account.suspension.is_some() {
             return Err(AppError::Unauthorized);
         }
+        let enrolment_required = self.enrolment_required(&account).await?;
         Ok(Principal {
+            enrolment_required,
             account,
             session_id,
             token_id,

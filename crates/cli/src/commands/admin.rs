@@ -41,6 +41,16 @@ pub async fn run(global: &GlobalArgs, command: &AdminCommand) -> anyhow::Result<
             .await?;
             println!("password of {name} changed; its sessions were ended");
         }
+        AdminCommand::Reset2fa { name } => {
+            let before = app.reset_second_factors(&Actor::Console, name).await?;
+            println!(
+                "second factors of {name} removed (TOTP: {}, backup codes: {}, passkeys: {}); \
+                 its sessions were ended",
+                if before.totp { "on" } else { "off" },
+                before.backup_codes_left,
+                before.passkeys
+            );
+        }
         AdminCommand::List => {
             println!("{:<24} {:<8} {:<10} created", "name", "role", "state");
             for account in app.list_accounts().await? {

@@ -40,6 +40,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     for path in &opened.generated {
         tracing::info!(path = %path.display(), "generated a new secret file");
     }
+    log_passkey_setup(app.passkeys());
 
     let (cert_path, key_path) = certificate_paths(&config, &opened.data_dir.tls())?;
     let certificate = ReloadingCertificate::load(&cert_path, &key_path)?;
@@ -126,6 +127,16 @@ fn refuse_generated_secrets_in_production(loaded: &crate::context::Loaded) -> an
         "environment = \"production\" refuses the development keys generated at first start ({}); provision them in a secret store (vault:, sops:, env:, or file: outside the data directory) — see `spiritus doctor`",
         generated.join(", ")
     )
+}
+
+/// Says in the log whether passkeys are offered, and why not.
+fn log_passkey_setup(setup: &spiritus_auth::passkey::PasskeySetup) {
+    match setup {
+        spiritus_auth::passkey::PasskeySetup::On(party) => {
+            tracing::info!(rp_id = party.id(), origin = %party.origin(), "passkeys are on");
+        }
+        spiritus_auth::passkey::PasskeySetup::Off { reason } => tracing::warn!(%reason),
+    }
 }
 
 /// The configured certificate pair, or the generated self-signed one.

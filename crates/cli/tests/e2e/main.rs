@@ -11,6 +11,7 @@
 mod auth_flow;
 mod bad_input;
 mod doctor;
+mod mfa;
 mod users;
 
 /// Path of the binary under test, built by Cargo for this test target.

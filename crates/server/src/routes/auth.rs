@@ -30,10 +30,20 @@ pub async fn login(
     let password = Password::new(fields::string("password", body.password)?);
     match state.app.login(&username, password, &context).await? {
         LoginOutcome::Tokens(pair) => Ok(token_response(pair)),
+        LoginOutcome::SecondFactor(challenge) => {
+            let methods: Vec<&str> = challenge.methods.iter().map(|m| m.as_str()).collect();
+            Ok(Json(json!({
+                "mfa_required": true,
+                "challenge": challenge.challenge.expose(),
+                "methods": methods,
+                "expires_in": challenge.expires_in,
+            }))
+            .into_response())
+        }
     }
 }
 
-fn token_response(pair: TokenPair) -> Response {
+pub(crate) fn token_response(pair: TokenPair) -> Response {
     Json(json!({
         "access_token": pair.access_token,
         "refresh_token": pair.refresh_token.expose(),

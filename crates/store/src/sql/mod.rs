@@ -7,7 +7,10 @@
 
 mod accounts;
 mod audit;
+mod known_ips;
+mod passkeys;
 mod rows;
+mod second_factors;
 mod sessions;
 mod settings;
 mod traffic;
@@ -26,6 +29,9 @@ use crate::error::StoreError;
 
 pub use accounts::NewAccount;
 pub use audit::{AuditQuery, AuditRecord, AuditRecordExt};
+pub use known_ips::{KnownIp, LoginLocation};
+pub use passkeys::{NewPasskey, StoredPasskey};
+pub use second_factors::{FactorSummary, TotpRecord};
 pub use sessions::{NewSession, RotateOutcome};
 pub use traffic::{CoreCounter, UsageDelta};
 pub use users::{NewVpnUser, UserListQuery, UserPage, UserPatch, UserSort};
