@@ -95,32 +95,40 @@ pub async fn apply_cors(
     request: Request,
     next: Next,
 ) -> Response {
+    let is_preflight = request.method() == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     let origin = policy.allowed_origin(request.headers());
-    if request.method() == Method::OPTIONS
-        && let Some(origin) = &origin
-        && is_allowed_preflight(request.headers())
-    {
-        let mut response = StatusCode::NO_CONTENT.into_response();
-        let headers = response.headers_mut();
-        allow(headers, origin);
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static(ALLOWED_METHODS_VALUE),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static(ALLOWED_HEADERS_VALUE),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static(PREFLIGHT_MAX_AGE),
-        );
-        return response;
+    if is_preflight {
+        return match origin {
+            Some(origin) if is_allowed_preflight(request.headers()) => preflight_answer(&origin),
+            _ => next.run(request).await,
+        };
     }
     let mut response = next.run(request).await;
     if let Some(origin) = &origin {
         allow(response.headers_mut(), origin);
     }
+    response
+}
+
+fn preflight_answer(origin: &HeaderValue) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    allow(headers, origin);
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(ALLOWED_METHODS_VALUE),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(ALLOWED_HEADERS_VALUE),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static(PREFLIGHT_MAX_AGE),
+    );
     response
 }
 

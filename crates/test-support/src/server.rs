@@ -16,6 +16,8 @@ pub struct ServerOptions {
     pub env: Vec<(String, String)>,
     /// Text of `spiritus.toml`, written before the first start.
     pub config: Option<String>,
+    /// HTTPS address to listen on instead of `127.0.0.1:0` (for example `[::]:0`).
+    pub listen: Option<String>,
 }
 
 /// A running panel.
@@ -89,7 +91,7 @@ impl TestServer {
             .arg("--data-dir")
             .arg(self.data_dir.path())
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(self.options.listen.as_deref().unwrap_or("127.0.0.1:0"))
             .env_remove("RUST_LOG")
             .env("SPIRITUS_METRICS__LISTEN", "off")
             .env("SPIRITUS_CORE__ENABLED", "false")
@@ -141,9 +143,12 @@ impl TestServer {
     }
 
     fn build_client(&self) -> reqwest::Client {
-        let pem = std::fs::read(self.data_dir.path().join("tls/cert.pem")).unwrap();
-        reqwest::Client::builder()
-            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        let mut builder = reqwest::Client::builder();
+        // Absent when the configuration names its own certificate (`tls.cert`).
+        if let Ok(pem) = std::fs::read(self.data_dir.path().join("tls/cert.pem")) {
+            builder = builder.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+        }
+        builder
             .https_only(true)
             .no_proxy()
             .timeout(Duration::from_secs(60))
