@@ -21,7 +21,7 @@ const ALLOWED_HEADERS_VALUE: &str = "Content-Type, Authorization, X-CSRF-Token";
 /// Seconds a browser may cache a preflight answer.
 const PREFLIGHT_MAX_AGE: &str = "600";
 
-/// Why an entry of `cors.allowed_origins` was refused.
+/// An entry of `cors.allowed_origins` that is not a canonical origin.
 #[derive(Debug, thiserror::Error)]
 #[error(
     "cors.allowed_origins: {origin:?} {problem}; write an origin as scheme://host[:port] in lower case, \

@@ -24,7 +24,7 @@ use tokio::time::Instant;
 
 use crate::error::ApiError;
 
-/// Answers 503 `unavailable` when the inner service takes longer than the limit.
+/// Returns 503 `unavailable` when the inner service takes longer than the limit.
 pub async fn limit_request_time(
     State(limit): State<Duration>,
     request: Request,

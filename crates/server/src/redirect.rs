@@ -23,7 +23,7 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::listener::ListenerLimits;
 
-/// Why the redirect target is unusable.
+/// A `public_url` that cannot be a redirect target.
 #[derive(Debug, thiserror::Error)]
 #[error("public_url {0:?} must be an https:// URL for the HTTP redirect listener")]
 pub struct RedirectTargetError(String);

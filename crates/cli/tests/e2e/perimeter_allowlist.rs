@@ -50,7 +50,7 @@ const SPELLINGS: &[&str] = &[
 ];
 
 #[tokio::test]
-async fn allowlist_refuses_every_path_spelling_and_changes_nothing() {
+async fn allowlist_rejects_every_path_spelling() {
     let server = start(EXCLUDING).await;
     let before = audit_log(&server).await.len();
     for path in SPELLINGS {
@@ -83,7 +83,7 @@ async fn allowlist_refuses_every_path_spelling_and_changes_nothing() {
 }
 
 #[tokio::test]
-async fn allowed_client_gets_non_canonical_spellings_refused_before_routing() {
+async fn allowed_client_non_canonical_paths_rejected() {
     let server = start("admin_allowlist = [\"127.0.0.1/32\"]\n").await;
     let token = server.owner_token(OWNER_PASSWORD).await;
     let cases: &[(&str, u16)] = &[
@@ -114,7 +114,7 @@ async fn allowed_client_gets_non_canonical_spellings_refused_before_routing() {
 }
 
 #[tokio::test]
-async fn spoofed_forwarding_headers_from_an_untrusted_peer_are_ignored() {
+async fn untrusted_peer_forwarding_headers_ignored() {
     let server = start(EXCLUDING).await;
     let spoofs = [
         "X-Forwarded-For: 192.0.2.5",
@@ -140,7 +140,7 @@ async fn spoofed_forwarding_headers_from_an_untrusted_peer_are_ignored() {
 }
 
 #[tokio::test]
-async fn forwarding_headers_count_only_from_a_trusted_proxy() {
+async fn forwarding_headers_trusted_only_from_proxies() {
     let server = start(
         "admin_allowlist = [\"192.0.2.0/24\", \"10.0.0.0/8\"]\n\
          trusted_proxies = [\"127.0.0.1/32\"]\n",
@@ -170,7 +170,7 @@ async fn forwarding_headers_count_only_from_a_trusted_proxy() {
 }
 
 #[tokio::test]
-async fn ipv6_and_ipv4_mapped_clients_are_judged_by_their_ipv4_form() {
+async fn ipv4_mapped_clients_match_ipv4_ranges() {
     if std::net::TcpListener::bind("[::1]:0").is_err() {
         eprintln!("skipping: this machine has no IPv6 loopback");
         return;
@@ -211,7 +211,7 @@ async fn ipv6_and_ipv4_mapped_clients_are_judged_by_their_ipv4_form() {
 }
 
 #[tokio::test]
-async fn non_canonical_address_ranges_stop_the_start() {
+async fn non_canonical_entries_stop_start() {
     let cases = [
         ("admin_allowlist = [\"010.0.0.0/8\"]", "010.0.0.0/8"),
         ("admin_allowlist = [\"10.1/16\"]", "10.1/16"),
@@ -238,7 +238,7 @@ async fn non_canonical_address_ranges_stop_the_start() {
 }
 
 #[tokio::test]
-async fn allowlisted_admin_can_work_and_login_is_audited_normally() {
+async fn allowlisted_admin_works_without_denials() {
     let server = start("admin_allowlist = [\"127.0.0.1/32\", \"::1\"]\n").await;
     let token = server.owner_token(OWNER_PASSWORD).await;
     let (status, body) = server

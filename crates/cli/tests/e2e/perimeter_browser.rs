@@ -70,12 +70,11 @@ async fn cookie_login(server: &TestServer) -> Jar {
     let cookies = set_cookies(&response);
     let jar = Jar::from_response(&response);
     let body: serde_json::Value = response.json().await.unwrap();
-    assert!(body.get("access_token").is_none() && body.get("refresh_token").is_none());
+    assert!(body.get("access_token").is_none());
+    assert!(body.get("refresh_token").is_none());
     let text = body.to_string();
-    assert!(
-        !text.contains(&jar.access) && !text.contains(&jar.refresh),
-        "{text}"
-    );
+    assert!(!text.contains(&jar.access), "{text}");
+    assert!(!text.contains(&jar.refresh), "{text}");
 
     for (name, _, attributes) in &cookies {
         assert!(attributes.contains("Secure"), "{name}: {attributes}");
@@ -96,7 +95,9 @@ async fn cookie_login(server: &TestServer) -> Jar {
     assert!(path_of(ACCESS).contains("Path=/;"));
     assert!(path_of(REFRESH).contains("Path=/api/auth;"));
     assert!(path_of(CSRF).contains("Path=/;"));
-    assert!(!jar.access.is_empty() && !jar.refresh.is_empty() && jar.csrf.len() >= 32);
+    assert!(!jar.access.is_empty());
+    assert!(!jar.refresh.is_empty());
+    assert!(jar.csrf.len() >= 32);
     jar
 }
 
@@ -109,7 +110,7 @@ fn create_user(server: &TestServer, jar: &Jar, name: &str) -> reqwest::RequestBu
 }
 
 #[tokio::test]
-async fn cookie_session_requires_the_csrf_echo_on_every_change() {
+async fn cookie_changes_require_csrf_echo() {
     let server = TestServer::start(BINARY).await;
     let bearer = server.owner_token(OWNER_PASSWORD).await;
     let jar = cookie_login(&server).await;
@@ -170,7 +171,7 @@ async fn cookie_session_requires_the_csrf_echo_on_every_change() {
 }
 
 #[tokio::test]
-async fn cookie_refresh_and_logout_use_the_refresh_cookie_and_clear_the_session() {
+async fn cookie_refresh_and_logout_use_cookies() {
     let server = TestServer::start(BINARY).await;
     server.owner_token(OWNER_PASSWORD).await;
     let jar = cookie_login(&server).await;
@@ -193,7 +194,8 @@ async fn cookie_refresh_and_logout_use_the_refresh_cookie_and_clear_the_session(
     assert_eq!(response.status(), 200);
     let renewed = Jar::from_response(&response);
     let body: serde_json::Value = response.json().await.unwrap();
-    assert!(body.get("access_token").is_none() && body.get("refresh_token").is_none());
+    assert!(body.get("access_token").is_none());
+    assert!(body.get("refresh_token").is_none());
     assert_ne!(renewed.refresh, jar.refresh);
     assert_ne!(renewed.access, jar.access);
 
@@ -240,7 +242,7 @@ async fn cookie_refresh_and_logout_use_the_refresh_cookie_and_clear_the_session(
 }
 
 #[tokio::test]
-async fn cors_answers_only_the_exact_allowed_origin() {
+async fn cors_allows_only_exact_origin() {
     let server = TestServer::start_with(
         BINARY,
         ServerOptions {

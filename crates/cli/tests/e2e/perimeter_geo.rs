@@ -40,7 +40,7 @@ async fn status_from(server: &TestServer, method: &str, path: &str, client: &str
 }
 
 #[tokio::test]
-async fn blocked_countries_are_refused_on_the_api_only() {
+async fn blocked_countries_rejected_on_api_only() {
     let server = start("allow").await;
     let cases: &[(&str, &str, &str, u16)] = &[
         // Iran (IPv6) and Great Britain (IPv4, written in lower case in the configuration)
@@ -85,7 +85,7 @@ async fn blocked_countries_are_refused_on_the_api_only() {
 }
 
 #[tokio::test]
-async fn unknown_policy_deny_refuses_unplaced_addresses() {
+async fn unknown_policy_deny_rejects_unplaced() {
     let server = start("deny").await;
     let cases: &[(&str, u16)] = &[
         // no country in the database

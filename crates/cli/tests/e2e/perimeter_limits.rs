@@ -39,7 +39,7 @@ async fn closed_within<S: tokio::io::AsyncRead + Unpin>(stream: &mut S, limit: D
 }
 
 #[tokio::test]
-async fn connections_over_the_cap_are_closed_before_the_handshake() {
+async fn connections_over_cap_closed() {
     let server = start("[limits]\nmax_connections = 2\n").await;
     let tls = connector(&[&generated_cert_pem(&server)]);
     let target = address(&server);
@@ -65,7 +65,7 @@ async fn connections_over_the_cap_are_closed_before_the_handshake() {
 }
 
 #[tokio::test]
-async fn slow_header_client_is_cut_off_after_the_header_timeout() {
+async fn slow_header_client_cut_off() {
     let server = start("[limits]\nheader_timeout_seconds = 2\nidle_timeout_seconds = 60\n").await;
     let tls = connector(&[&generated_cert_pem(&server)]);
     let mut stream = tls_connect(address(&server), &tls).await.unwrap();
@@ -92,7 +92,7 @@ async fn slow_header_client_is_cut_off_after_the_header_timeout() {
 }
 
 #[tokio::test]
-async fn idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+async fn idle_connection_closed_after_timeout() {
     let server = start("[limits]\nheader_timeout_seconds = 30\nidle_timeout_seconds = 2\n").await;
     let tls = connector(&[&generated_cert_pem(&server)]);
     let mut stream = tls_connect(address(&server), &tls).await.unwrap();
@@ -143,7 +143,7 @@ fn assert_security_headers(headers: &reqwest::header::HeaderMap, what: &str) {
 }
 
 #[tokio::test]
-async fn every_response_class_carries_the_security_headers() {
+async fn every_response_class_has_security_headers() {
     let server = start(
         "admin_allowlist = [\"127.0.0.1/32\"]\n\
          [headers]\ncross_origin_resource_policy = \"same-site\"\n\
@@ -237,7 +237,7 @@ where
 }
 
 #[tokio::test]
-async fn oversized_body_is_refused_and_creates_nothing() {
+async fn oversized_body_rejected_without_change() {
     let server = start("[limits]\nbody_bytes = 4096\n").await;
     let token = server.owner_token(OWNER_PASSWORD).await;
     let note = "n".repeat(8192);

@@ -26,7 +26,7 @@ async fn login(http: &reqwest::Client, base: &str, password: &str) -> (u16, Valu
 }
 
 #[tokio::test]
-async fn mutual_tls_guards_admin_and_auth_but_not_public_paths() {
+async fn mutual_tls_guards_admin_not_public() {
     let ca = TestCa::new("Spiritus Operators CA");
     let operator = ca.client("ops-laptop");
     let stranger_ca = TestCa::new("Somebody Else CA");
@@ -129,7 +129,7 @@ async fn mutual_tls_guards_admin_and_auth_but_not_public_paths() {
 }
 
 #[tokio::test]
-async fn certificate_reload_keeps_open_connections_and_serves_the_new_one() {
+async fn certificate_reload_keeps_open_connections() {
     let first = server_certificate();
     let second = server_certificate();
     let dir = tempfile::tempdir().unwrap();
@@ -214,7 +214,7 @@ async fn certificate_reload_keeps_open_connections_and_serves_the_new_one() {
 }
 
 #[tokio::test]
-async fn plain_http_listener_only_redirects_to_the_same_path_on_https() {
+async fn plain_http_only_redirects_same_path() {
     let server = TestServer::start_with(
         BINARY,
         ServerOptions {

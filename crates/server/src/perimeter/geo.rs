@@ -3,7 +3,7 @@
 //! The country comes from a MaxMind GeoIP2/GeoLite2 Country database (`.mmdb`), looked up for
 //! the client address that the trusted-proxy rules give. Addresses no database can place
 //! (loopback, private, link-local and shared ranges) follow `geo.private`; public addresses
-//! the database does not know, or knows without a country, follow `geo.unknown`. The database
+//! missing from the database, or present without a country, follow `geo.unknown`. The database
 //! file is polled and swapped in when it changes; a broken new file is logged and the old one
 //! stays in use.
 //!
@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 use maxminddb::{PathElement, Reader};
 use spiritus_app::config::{GeoConfig, GeoPolicy, network_canonical_ip};
 
-/// Why geo-blocking could not be set up.
+/// A geo-blocking setting or database that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum GeoError {
     #[error("geo.database {path}: {detail}")]

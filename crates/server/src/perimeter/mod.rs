@@ -27,7 +27,7 @@ use crate::extract::{ConnectionInfo, context_from};
 use geo::{GeoBlocker, GeoDecision, GeoError};
 use path::{Area, RequestPath};
 
-/// Why the perimeter settings are unusable; `serve` refuses to start with them.
+/// An unusable perimeter setting, which stops `serve` from starting.
 #[derive(Debug, thiserror::Error)]
 pub enum PerimeterError {
     #[error(transparent)]

@@ -12,13 +12,14 @@
 //! 2. A path that is not in canonical form is then refused with 400 before routing, so no
 //!    alternative spelling ever reaches a handler, even from an allowed client.
 //!
-//! Checking first and refusing second means an attacker probing spellings from outside the
-//! allowlist is denied and audited as an allowlist denial, not merely told "bad request".
+//! Because the checks run first and the canonical-form rule second, an attacker probing
+//! spellings from outside the allowlist is rejected and audited as an allowlist denial rather
+//! than getting a plain 400.
 
-/// How many rounds of percent-decoding classification sees through.
+/// Rounds of percent-decoding applied before classification (so `%2561` becomes `a`).
 const DECODE_ROUNDS: usize = 3;
 
-/// Which part of the API a path belongs to, for the perimeter checks.
+/// The part of the API a path belongs to, which selects the perimeter checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Area {
     /// `/api/admin/*` and `/api/auth/*`: allowlist, client certificate and geo checks.
