@@ -1,4 +1,5 @@
-//! Request extractors: strict JSON bodies, the client context, and the authenticated caller.
+//! Request extractors: strict JSON bodies, the client context, and the authenticated caller
+//! (bearer token or browser-session cookies).
 //!
 //! JSON bodies are read in two steps. First into a struct of raw `serde_json::Value` fields
 //! that rejects unknown and duplicate keys (a 400); then each field is validated into a domain
@@ -9,13 +10,16 @@ use std::net::SocketAddr;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use spiritus_app::config::CidrList;
 use spiritus_app::{AppError, Principal, RequestContext};
+use spiritus_core::events::DenialReason;
 
 use crate::client_ip::client_ip;
+use crate::cookies::{SessionCookies, csrf_matches, is_unsafe};
 use crate::error::{ApiError, error_response};
 use crate::state::ServerState;
 
@@ -39,30 +43,61 @@ where
     type Rejection = BodyRejection;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split(';').next())
-            .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
-        if !is_json {
+        if !is_json(request.headers()) {
             return Err(BodyRejection::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    BodyRejection::PayloadTooLarge
-                } else {
-                    BodyRejection::Invalid(AppError::Malformed(
-                        "cannot read the request body".into(),
-                    ))
-                }
-            })?;
+        let bytes = read_body(request, state).await?;
         parse_strict(&bytes)
             .map(StrictJson)
             .map_err(BodyRejection::Invalid)
     }
+}
+
+/// A JSON body that may be left out entirely (no bytes); one that is sent is read like
+/// [`StrictJson`].
+#[derive(Debug)]
+pub struct OptionalStrictJson<T>(pub Option<T>);
+
+impl<T, S> FromRequest<S> for OptionalStrictJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = BodyRejection;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = is_json(request.headers());
+        let bytes = read_body(request, state).await?;
+        if bytes.is_empty() {
+            return Ok(OptionalStrictJson(None));
+        }
+        if !is_json {
+            return Err(BodyRejection::UnsupportedMediaType);
+        }
+        parse_strict(&bytes)
+            .map(|body| OptionalStrictJson(Some(body)))
+            .map_err(BodyRejection::Invalid)
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, BodyRejection> {
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                BodyRejection::PayloadTooLarge
+            } else {
+                BodyRejection::Invalid(AppError::Malformed("cannot read the request body".into()))
+            }
+        })
 }
 
 /// Why a JSON body was not accepted.
@@ -217,15 +252,25 @@ impl FromRequestParts<ServerState> for Ctx {
 }
 
 pub fn request_context(parts: &Parts, state: &ServerState) -> RequestContext {
-    let connection = parts.extensions.get::<ConnectionInfo>();
+    context_from(
+        &parts.headers,
+        parts.extensions.get::<ConnectionInfo>(),
+        &state.app.config().trusted_proxies,
+    )
+}
+
+/// The client context of a request from its headers and its connection.
+pub fn context_from(
+    headers: &HeaderMap,
+    connection: Option<&ConnectionInfo>,
+    trusted_proxies: &CidrList,
+) -> RequestContext {
     let peer = connection
         .map(|info| info.peer)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-    let ip = client_ip(peer, &parts.headers, &state.app.config().trusted_proxies);
     RequestContext {
-        ip,
-        user_agent: parts
-            .headers
+        ip: client_ip(peer, headers, trusted_proxies),
+        user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned),
@@ -233,7 +278,12 @@ pub fn request_context(parts: &Parts, state: &ServerState) -> RequestContext {
     }
 }
 
-/// The authenticated caller, from `Authorization: Bearer`.
+/// The authenticated caller.
+///
+/// A request with an `Authorization` header is authenticated by it alone (`Bearer`).
+/// Without one, the access-token cookie of a browser session is used, and an unsafe method
+/// must also echo the `csrf_token` cookie in `X-CSRF-Token`; a missing or wrong echo is
+/// refused with 403 and recorded as a CSRF denial before the token is even looked at.
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Principal);
 
@@ -247,11 +297,50 @@ impl FromRequestParts<ServerState> for Authenticated {
         if let Some(principal) = parts.extensions.get::<Principal>() {
             return Ok(Authenticated(principal.clone()));
         }
-        let token = bearer_token(parts).ok_or(ApiError(AppError::Unauthorized))?;
-        let principal = state.app.authenticate(token).await?;
+        let principal = if parts.headers.contains_key(header::AUTHORIZATION) {
+            let token = bearer_token(parts).ok_or(ApiError(AppError::Unauthorized))?;
+            state.app.authenticate(token).await?
+        } else {
+            let cookies = SessionCookies::read(&parts.headers);
+            let token = cookies
+                .access
+                .as_deref()
+                .ok_or(ApiError(AppError::Unauthorized))?;
+            require_csrf(parts, state, &cookies).await?;
+            state.app.authenticate(token).await?
+        };
         parts.extensions.insert(principal.clone());
         Ok(Authenticated(principal))
     }
+}
+
+/// Whether the request authenticates with session cookies rather than a header.
+pub fn uses_cookie_auth(headers: &HeaderMap) -> bool {
+    !headers.contains_key(header::AUTHORIZATION)
+}
+
+/// Refuses an unsafe cookie-authenticated request that does not echo its CSRF token.
+pub async fn require_csrf(
+    parts: &Parts,
+    state: &ServerState,
+    cookies: &SessionCookies,
+) -> Result<(), ApiError> {
+    if !is_unsafe(&parts.method) || csrf_matches(&parts.headers, cookies) {
+        return Ok(());
+    }
+    let context = request_context(parts, state);
+    Err(deny_csrf(state, &context, parts.uri.path()).await)
+}
+
+/// Records a CSRF denial and returns the 403 for it.
+pub async fn deny_csrf(state: &ServerState, context: &RequestContext, path: &str) -> ApiError {
+    state
+        .app
+        .record_denial(context, DenialReason::Csrf, path)
+        .await;
+    ApiError(AppError::Forbidden(
+        "missing or mismatched CSRF token: echo the csrf_token cookie in X-CSRF-Token".into(),
+    ))
 }
 
 fn bearer_token(parts: &Parts) -> Option<&str> {

@@ -5,14 +5,21 @@
 #![forbid(unsafe_code)]
 
 pub mod client_ip;
+pub mod cookies;
+pub mod cors;
 pub mod error;
 pub mod extract;
 pub mod headers;
+pub mod limits;
 pub mod listener;
+pub mod perimeter;
+pub mod redirect;
 pub mod routes;
 pub mod state;
 pub mod tls;
 
 pub use listener::{ListenerLimits, serve_https};
+pub use perimeter::Perimeter;
+pub use redirect::{RedirectTarget, serve_redirect};
 pub use routes::router;
 pub use state::{CoreStatus, NoCore, ServerState};

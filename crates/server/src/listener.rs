@@ -1,4 +1,9 @@
 //! The HTTPS listener: TLS handshakes, per-connection facts, timeouts and a connection cap.
+//!
+//! A connection over the cap is closed at once, before its handshake. Each connection gets
+//! `handshake_timeout` for TLS, `header_timeout` for each request's headers and is closed
+//! after `idle_timeout` without traffic and without a request in flight (see
+//! [`crate::limits`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +22,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::extract::ConnectionInfo;
+use crate::limits::{Activity, ActivityIo, idle_watchdog};
 use crate::tls::describe_certificate;
 
 /// Timeouts and caps of the listener.
@@ -24,6 +30,7 @@ use crate::tls::describe_certificate;
 pub struct ListenerLimits {
     pub handshake_timeout: Duration,
     pub header_timeout: Duration,
+    pub idle_timeout: Duration,
     pub max_connections: usize,
 }
 
@@ -75,6 +82,8 @@ async fn serve_connection(
     limits: ListenerLimits,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let activity = Activity::new();
+    let stream = ActivityIo::new(stream, Arc::clone(&activity));
     let tls = match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(error)) => {
@@ -97,10 +106,20 @@ async fn serve_connection(
         client_certificate,
     };
 
-    let service = router.map_request(move |mut request: Request<Incoming>| {
-        request.extensions_mut().insert(info.clone());
-        request
-    });
+    let serving = Arc::clone(&activity);
+    let service = router
+        .map_request(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(info.clone());
+            request
+        })
+        .map_future(move |response| {
+            let guard = serving.serving();
+            async move {
+                let response = response.await;
+                drop(guard);
+                response
+            }
+        });
     let service = TowerToHyperService::new(service);
 
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -122,6 +141,11 @@ async fn serve_connection(
             if let Err(error) = result {
                 tracing::debug!(peer = %peer, %error, "connection ended with an error");
             }
+        }
+        _ = idle_watchdog(activity, limits.idle_timeout) => {
+            tracing::debug!(peer = %peer, "closing an idle connection");
+            connection.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(1), connection.as_mut()).await;
         }
         _ = shutdown.changed() => {
             connection.as_mut().graceful_shutdown();

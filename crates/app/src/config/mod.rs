@@ -58,6 +58,8 @@ pub struct Config {
     #[serde(default)]
     pub cors: CorsConfig,
     #[serde(default)]
+    pub headers: HeadersConfig,
+    #[serde(default)]
     pub metrics: MetricsConfig,
     #[serde(default)]
     pub log: LogConfig,
@@ -138,6 +140,35 @@ pub struct CorsConfig {
     /// Exact origins allowed to call the API from a browser.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+}
+
+/// Which origins may embed the panel's responses (`Cross-Origin-Resource-Policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResourcePolicy {
+    SameOrigin,
+    SameSite,
+    #[default]
+    CrossOrigin,
+}
+
+impl ResourcePolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourcePolicy::SameOrigin => "same-origin",
+            ResourcePolicy::SameSite => "same-site",
+            ResourcePolicy::CrossOrigin => "cross-origin",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeadersConfig {
+    /// `Cross-Origin-Resource-Policy` on every response; `cross-origin` lets other sites load
+    /// subscription documents and QR images.
+    #[serde(default)]
+    pub cross_origin_resource_policy: ResourcePolicy,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -2,5 +2,6 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod denials;
 pub mod mfa;
 pub mod users;

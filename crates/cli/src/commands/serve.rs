@@ -8,7 +8,10 @@ use anyhow::Context as _;
 use spiritus_server::tls::{
     ReloadingCertificate, default_paths, ensure_self_signed, server_config, spki_pin_of_file,
 };
-use spiritus_server::{ListenerLimits, NoCore, ServerState, router, serve_https};
+use spiritus_server::{
+    ListenerLimits, NoCore, Perimeter, RedirectTarget, ServerState, router, serve_https,
+    serve_redirect,
+};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -18,6 +21,8 @@ use crate::logging;
 
 /// How often certificate files are checked for changes.
 const CERT_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+/// How often the geo database file is checked for changes.
+const GEO_RELOAD_INTERVAL: Duration = Duration::from_secs(60);
 
 pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let started_at = Instant::now();
@@ -46,6 +51,20 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let certificate = ReloadingCertificate::load(&cert_path, &key_path)?;
     certificate.watch(CERT_RELOAD_INTERVAL);
     let tls = server_config(Arc::clone(&certificate), config.tls.client_ca.as_deref())?;
+    let perimeter = Perimeter::from_config(&config)?;
+    if let Some(geo) = perimeter.geo() {
+        geo.watch(GEO_RELOAD_INTERVAL);
+    }
+    let redirect = match config.http_redirect_listen {
+        Some(address) => {
+            let target = RedirectTarget::new(&config.public_url())?;
+            let listener = TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen for plain HTTP on {address}"))?;
+            Some((listener, target))
+        }
+        None => None,
+    };
 
     if let Some((name, password)) = app.ensure_owner().await? {
         println!("Created the owner account.");
@@ -56,6 +75,12 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     }
     let pin = spki_pin_of_file(&cert_path)?;
     println!("TLS certificate SPKI SHA-256 pin: {pin}");
+    if let Some((listener, _)) = &redirect {
+        println!(
+            "Redirecting plain HTTP on http://{} to HTTPS",
+            listener.local_addr()?
+        );
+    }
     println!("Spiritus is listening on https://{local}");
     tracing::info!(address = %local, database = app.store().backend().as_str(), "panel started");
 
@@ -69,13 +94,22 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let limits = ListenerLimits {
         handshake_timeout: Duration::from_secs(config.limits.header_timeout_seconds),
         header_timeout: Duration::from_secs(config.limits.header_timeout_seconds),
+        idle_timeout: Duration::from_secs(config.limits.idle_timeout_seconds),
         max_connections: config.limits.max_connections,
     };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    if let Some((listener, target)) = redirect {
+        tokio::spawn(serve_redirect(
+            listener,
+            target,
+            limits.clone(),
+            shutdown_rx.clone(),
+        ));
+    }
     let server = tokio::spawn(serve_https(
         listener,
         tls,
-        router(state),
+        router(state, perimeter),
         limits,
         shutdown_rx,
     ));

@@ -12,6 +12,12 @@ mod auth_flow;
 mod bad_input;
 mod doctor;
 mod mfa;
+mod perimeter_allowlist;
+mod perimeter_browser;
+mod perimeter_geo;
+mod perimeter_limits;
+mod perimeter_support;
+mod perimeter_tls;
 mod users;
 
 /// Path of the binary under test, built by Cargo for this test target.

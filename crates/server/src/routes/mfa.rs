@@ -2,7 +2,7 @@
 //! `/api/auth/second-factors`: the code step of the login and TOTP for the logged-in account.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use base64::Engine;
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use spiritus_app::services::mfa::{BackupCodes, FactorOverview};
 use spiritus_auth::Password;
 
-use super::auth::token_response;
+use super::auth::{LoginQuery, pair_response};
 use super::passkeys::passkey_json;
 use crate::error::ApiResult;
 use crate::extract::{Authenticated, Ctx, StrictJson, fields};
@@ -28,6 +28,7 @@ pub struct SecondFactorBody {
 /// `POST /api/auth/2fa`: a challenge and a TOTP or backup code for a token pair.
 pub async fn second_factor(
     State(state): State<ServerState>,
+    Query(query): Query<LoginQuery>,
     Ctx(context): Ctx,
     StrictJson(body): StrictJson<SecondFactorBody>,
 ) -> ApiResult<Response> {
@@ -37,7 +38,7 @@ pub async fn second_factor(
         .app
         .login_second_factor(&challenge, &code, &context)
         .await?;
-    Ok(token_response(pair))
+    Ok(pair_response(pair, &query))
 }
 
 /// `POST /api/auth/totp/setup`: a new pending secret, shown once.

@@ -1,7 +1,14 @@
 //! The HTTP routes and the middleware stack around them.
 //!
-//! Layers run outermost first: security headers (so every response has them, errors
-//! included), then error-body normalisation, then the body limit, then the handlers.
+//! Layers run outermost first:
+//! 1. security headers, so every response has them, refusals and errors included;
+//! 2. error-body normalisation;
+//! 3. the request time limit (503 past it), which covers everything below;
+//! 4. CORS, so a refusal sent to an allowed origin is still readable by its page, and so
+//!    preflights are answered before anything looks for credentials;
+//! 5. the perimeter (allowlist, client certificate, geo, canonical paths), before any
+//!    handler reads a credential or a body;
+//! 6. the body limit, then the handlers.
 
 pub mod accounts;
 pub mod auth;
@@ -10,13 +17,19 @@ pub mod passkeys;
 pub mod system;
 pub mod users;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, patch, post};
 
+use crate::cors::apply_cors;
 use crate::error::normalize_errors;
 use crate::headers::{SecurityHeaders, add_security_headers};
+use crate::limits::limit_request_time;
+use crate::perimeter::{Perimeter, PerimeterState, guard_request};
 use crate::state::ServerState;
 
 /// `/api/auth/…` routes of the second factors.
@@ -53,10 +66,19 @@ fn account_routes() -> Router<ServerState> {
         )
 }
 
-/// Builds the full application router.
-pub fn router(state: ServerState) -> Router {
+/// Builds the full application router behind the perimeter checks.
+pub fn router(state: ServerState, perimeter: Perimeter) -> Router {
     let config = state.app.config().clone();
-    let security_headers = SecurityHeaders::new(config.tls.hsts_preload, "cross-origin");
+    let security_headers = SecurityHeaders::new(
+        config.tls.hsts_preload,
+        config.headers.cross_origin_resource_policy.as_str(),
+    );
+    let request_time = Duration::from_secs(config.limits.request_timeout_seconds.max(1));
+    let cors = Arc::new(perimeter.cors().clone());
+    let perimeter = PerimeterState {
+        app: state.app.clone(),
+        perimeter: Arc::new(perimeter),
+    };
 
     let auth = Router::new()
         .route("/login", post(auth::login))
@@ -94,6 +116,9 @@ pub fn router(state: ServerState) -> Router {
         .nest("/api/auth", auth)
         .nest("/api/admin", admin)
         .layer(DefaultBodyLimit::max(config.limits.body_bytes))
+        .layer(from_fn_with_state(perimeter, guard_request))
+        .layer(from_fn_with_state(cors, apply_cors))
+        .layer(from_fn_with_state(request_time, limit_request_time))
         .layer(from_fn(normalize_errors))
         .layer(from_fn_with_state(security_headers, add_security_headers))
         .with_state(state)

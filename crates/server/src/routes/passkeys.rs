@@ -3,7 +3,7 @@
 //! no `webauthn.*` settings) every route answers 404 `passkeys_disabled` with the reason.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use spiritus_app::AppError;
 use spiritus_app::services::mfa::PasskeyView;
 use uuid::Uuid;
 
-use super::auth::token_response;
+use super::auth::{LoginQuery, pair_response};
 use super::mfa::{ReauthBody, backup_codes_json};
 use crate::error::ApiResult;
 use crate::extract::{Authenticated, Ctx, StrictJson, fields};
@@ -133,6 +133,7 @@ pub struct LoginFinishBody {
 /// `POST /api/auth/webauthn/login/finish`: the assertion for a token pair.
 pub async fn login_finish(
     State(state): State<ServerState>,
+    Query(query): Query<LoginQuery>,
     Ctx(context): Ctx,
     StrictJson(body): StrictJson<LoginFinishBody>,
 ) -> ApiResult<Response> {
@@ -144,7 +145,7 @@ pub async fn login_finish(
         .app
         .passkey_login_finish(&challenge, credential, &context)
         .await?;
-    Ok(token_response(pair))
+    Ok(pair_response(pair, &query))
 }
 
 pub(super) fn passkey_json(passkey: &PasskeyView) -> Value {
