@@ -1,10 +1,14 @@
 //! Short-lived shared state: revoked token ids, sliding-window counters, IP blocks and
 //! single-use challenges.
 //!
-//! The in-process [`MemoryStore`] serves one replica; the Redis store serves several. Both
+//! The in-process [`MemoryStore`] serves one replica; the [`RedisStore`] serves several. Both
 //! implement [`EphemeralStore`] with the same meaning, which one conformance suite checks.
+//! [`FallbackWindows`] wraps the shared store so rate limiting keeps working in process while
+//! Redis is down.
 
+mod fallback;
 mod memory;
+mod redis;
 
 use std::time::Duration;
 
@@ -13,6 +17,8 @@ use chrono::{DateTime, Utc};
 
 use crate::error::StoreError;
 
+pub use self::redis::{DEFAULT_KEY_PREFIX, DEFAULT_TIMEOUT, RedisSettings, RedisStore};
+pub use fallback::{FallbackWindows, WARN_INTERVAL};
 pub use memory::MemoryStore;
 
 /// The answer of a sliding-window counter to one more event.
