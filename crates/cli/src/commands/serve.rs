@@ -55,7 +55,12 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let pin = spki_pin_of_file(&cert_path)?;
     println!("TLS certificate SPKI SHA-256 pin: {pin}");
     println!("Spiritus is listening on https://{local}");
-    tracing::info!(address = %local, database = app.store().backend().as_str(), "panel started");
+    tracing::info!(
+        address = %local,
+        database = app.store().backend().as_str(),
+        ephemeral = app.ephemeral().name(),
+        "panel started"
+    );
 
     let state = ServerState {
         app: app.clone(),
