@@ -134,9 +134,9 @@ impl RedisStore {
         let display_url = redact_url(&settings.url);
         check_prefix(&settings.key_prefix)?;
         let client =
-            Client::open(settings.url.as_str()).map_err(|error| StoreError::InvalidUrl {
-                url: display_url.clone(),
-                reason: error.to_string(),
+            Client::open(settings.url.as_str()).map_err(|error| StoreError::InvalidSetting {
+                setting: "redis_url",
+                reason: format!("{display_url}: {error}"),
             })?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(settings.timeout))
