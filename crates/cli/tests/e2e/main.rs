@@ -10,6 +10,7 @@
 
 mod auth_flow;
 mod bad_input;
+mod replicas;
 mod users;
 
 /// Path of the binary under test, built by Cargo for this test target.
