@@ -9,7 +9,9 @@
 )]
 
 mod auth_flow;
+mod backends;
 mod bad_input;
+mod redis_outage;
 mod replicas;
 mod users;
 
