@@ -159,6 +159,25 @@ async fn empty_store_asks_for_a_restore_body(h: &Harness) {
     assert!(status.revoked);
 }
 
+conformance!(restore_loads_and_marks, restore_loads_and_marks_body);
+async fn restore_loads_and_marks_body(h: &Harness) {
+    let durable = [
+        ("jti:r1".to_owned(), MINUTE),
+        ("sid:r2".to_owned(), SHORT_TTL),
+    ];
+    h.store.restore_revocations(&durable).await.unwrap();
+    let status = h.store.revocation_status(&["jti:r1"]).await.unwrap();
+    assert!(!status.needs_restore);
+    assert!(status.revoked);
+    assert!(h.store.is_revoked("sid:r2").await.unwrap());
+    h.pass(PAST_SHORT_TTL).await;
+    assert!(!h.store.is_revoked("sid:r2").await.unwrap());
+    assert!(h.store.is_revoked("jti:r1").await.unwrap());
+    // An empty durable record still marks the store restored.
+    h.store.restore_revocations(&[]).await.unwrap();
+    assert!(!h.store.needs_revocation_restore().await.unwrap());
+}
+
 conformance!(
     window_allows_up_to_its_limit,
     window_allows_up_to_its_limit_body

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
-/// A key prefix of its own on the test Redis; every key under it is deleted on drop, so a
+/// A key prefix of its own on the test Redis. Every key under it is deleted on drop, so a
 /// failing test leaves nothing behind either.
 pub struct TestRedisPrefix {
     url: String,
@@ -15,14 +15,14 @@ pub struct TestRedisPrefix {
 }
 
 impl TestRedisPrefix {
-    /// A fresh prefix on the Redis at `SPIRITUS_TEST_REDIS_URL`; `None` when it is not set
-    /// (and CI does not require it).
+    /// Creates a fresh prefix on the Redis at `SPIRITUS_TEST_REDIS_URL`, or returns `None`
+    /// when that is not set (and CI does not require it).
     pub fn create() -> Option<Self> {
         let url = crate::services::redis_url()?;
         Some(Self::on(&url))
     }
 
-    /// A fresh prefix on the Redis at `url`.
+    /// Creates a fresh prefix on the Redis at `url`.
     pub fn on(url: &str) -> Self {
         Self {
             url: url.to_owned(),

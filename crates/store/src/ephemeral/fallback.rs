@@ -2,12 +2,12 @@
 //!
 //! [`FallbackWindows`] wraps the shared store (Redis). Revocations, blocks and challenges go
 //! to it unchanged, so a revocation check still fails closed when it is down. Sliding-window
-//! counters instead fall back to in-process counters while it cannot answer: rate limits then
-//! hold per replica rather than across replicas, which is weaker but never lets a flood
-//! through unlimited, and never turns an outage into refusing every request.
+//! counters instead fall back to in-process counters while it cannot be reached. Rate limits
+//! then apply per replica rather than across replicas: weaker, but a flood is still limited,
+//! and an outage does not turn into rejecting every request.
 //!
 //! The fallback is logged as a warning at most once per [`WARN_INTERVAL`], and once more when
-//! the shared store answers again. Events counted in process during the outage are not copied
+//! the shared store responds again. Events counted in process during the outage are not copied
 //! back: after recovery the shared windows continue from what they held.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,7 +21,7 @@ use spiritus_core::Clock;
 use super::{EphemeralStore, IpBlock, MemoryStore, RevocationStatus, WindowDecision};
 use crate::error::StoreError;
 
-/// Least time between two warnings about the same outage.
+/// Minimum time between two warnings about the same outage.
 pub const WARN_INTERVAL: Duration = Duration::from_secs(60);
 
 /// A shared store whose sliding windows fall back to in-process counters.
@@ -124,6 +124,13 @@ impl EphemeralStore for FallbackWindows {
 
     async fn mark_revocations_restored(&self) -> Result<(), StoreError> {
         self.shared.mark_revocations_restored().await
+    }
+
+    async fn restore_revocations(
+        &self,
+        revocations: &[(String, Duration)],
+    ) -> Result<(), StoreError> {
+        self.shared.restore_revocations(revocations).await
     }
 
     async fn hit_window(

@@ -79,6 +79,19 @@ pub trait EphemeralStore: Send + Sync + 'static {
     /// Records that the durable revocations were loaded.
     async fn mark_revocations_restored(&self) -> Result<(), StoreError>;
 
+    /// Loads the durable revocations still in force (`(token id, remaining life)`) and marks
+    /// the store restored. Redis does both in one transaction, so a Redis that restarts halfway
+    /// is never left marked restored without the revocations.
+    async fn restore_revocations(
+        &self,
+        revocations: &[(String, Duration)],
+    ) -> Result<(), StoreError> {
+        for (token_id, ttl) in revocations {
+            self.revoke(token_id, *ttl).await?;
+        }
+        self.mark_revocations_restored().await
+    }
+
     /// Counts one event under `key` if fewer than `limit` events happened in the last
     /// `window`; events that are denied are not counted.
     async fn hit_window(

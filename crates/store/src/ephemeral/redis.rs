@@ -3,7 +3,7 @@
 //! Every key starts with the deployment's prefix (`spiritus:` by default), so several panels
 //! and the test suite can share one Redis:
 //!
-//! | key | type | holds |
+//! | key | type | contains |
 //! |---|---|---|
 //! | `{prefix}rev:{token id}` | string, TTL = the token's remaining life | a revoked token or session id |
 //! | `{prefix}rev-restored` | string, no TTL | marker: the durable revocations were loaded |
@@ -336,6 +336,22 @@ impl EphemeralStore for RedisStore {
         let mut connection = self.connection.clone();
         self.bounded(connection.set::<_, _, ()>(self.restored_key(), 1u8))
             .await
+    }
+
+    async fn restore_revocations(
+        &self,
+        revocations: &[(String, Duration)],
+    ) -> Result<(), StoreError> {
+        let mut pipe = ::redis::pipe();
+        pipe.atomic();
+        for (token_id, ttl) in revocations {
+            if let Some(ttl) = ttl_ms(*ttl) {
+                pipe.pset_ex(self.key("rev", token_id), 1u8, ttl).ignore();
+            }
+        }
+        pipe.set(self.restored_key(), 1u8).ignore();
+        let mut connection = self.connection.clone();
+        self.bounded(pipe.query_async::<()>(&mut connection)).await
     }
 
     async fn hit_window(
