@@ -204,7 +204,14 @@ impl SqlStore {
             Some(lock) => Some(lock.lock().await),
             None => None,
         };
-        let tx = self.pool.begin().await?;
+        // On SQLite the transaction takes the write lock at BEGIN, where SQLite waits for
+        // busy_timeout. A deferred transaction that reads first fails at once with "database
+        // is locked" when it upgrades while another connection still holds the lock (a
+        // rollback of a dropped transaction that the pool has not run yet, for example).
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
         Ok(WriteTx {
             tx,
             _writer: writer,
