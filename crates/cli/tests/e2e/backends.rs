@@ -6,7 +6,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use spiritus_store::SqlStore;
-use spiritus_test_support::{TestDatabase, redis_url};
+use spiritus_test_support::{TestDatabase, postgres_url, redis_url};
 
 use crate::BINARY;
 
@@ -79,6 +79,26 @@ async fn unreachable_postgres_stops_the_start_without_its_password() {
         &output,
         &format!("postgres://spiritus:***@127.0.0.1:{port}/panel"),
     );
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("refused"), "the cause is named: {stderr}");
+}
+
+#[tokio::test]
+async fn missing_postgres_database_stops_the_start() {
+    let Some(server) = postgres_url() else {
+        return;
+    };
+    let Some((base, _)) = server
+        .split('?')
+        .next()
+        .and_then(|url| url.rsplit_once('/'))
+    else {
+        panic!("unexpected test PostgreSQL URL: {server}");
+    };
+    let url = format!("{base}/spiritus_no_such_database");
+    let dir = tempfile::tempdir().unwrap();
+    let output = spiritus(&["serve"], dir.path(), &[("SPIRITUS_DATABASE_URL", url)]).await;
+    assert_one_clear_error(&output, "spiritus_no_such_database\" does not exist");
 }
 
 #[tokio::test]
