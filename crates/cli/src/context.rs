@@ -10,7 +10,9 @@ use spiritus_app::keys::load_keys;
 use spiritus_app::{App, AppParts, EventBus};
 use spiritus_core::{Clock, SystemClock};
 use spiritus_secrets::{ResolveContext, resolve_setting};
-use spiritus_store::{EphemeralStore, MemoryStore, SqlStore};
+use spiritus_store::{
+    EphemeralStore, FallbackWindows, MemoryStore, RedisSettings, RedisStore, SqlStore,
+};
 
 use crate::cli::GlobalArgs;
 
@@ -67,7 +69,7 @@ pub async fn build(global: &GlobalArgs, loaded: Loaded) -> anyhow::Result<Opened
 
     let keys = load_keys(&config, &resolve).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let ephemeral: Arc<dyn EphemeralStore> = Arc::new(MemoryStore::new(Arc::clone(&clock)));
+    let ephemeral = connect_ephemeral(&config, &resolve, &clock).await?;
     let app = App::new(AppParts {
         config,
         clock,
@@ -81,6 +83,28 @@ pub async fn build(global: &GlobalArgs, loaded: Loaded) -> anyhow::Result<Opened
         data_dir,
         generated,
     })
+}
+
+/// Redis when `redis_url` is set (its sliding windows falling back to in-process counters
+/// while it is down), the in-process store otherwise.
+async fn connect_ephemeral(
+    config: &Config,
+    resolve: &ResolveContext,
+    clock: &Arc<dyn Clock>,
+) -> anyhow::Result<Arc<dyn EphemeralStore>> {
+    let Some(reference) = &config.redis_url else {
+        return Ok(Arc::new(MemoryStore::new(Arc::clone(clock))));
+    };
+    let url = resolve_setting("redis_url", reference, resolve).await?;
+    let mut settings = RedisSettings::new(url.expose());
+    if let Some(prefix) = &config.redis_key_prefix {
+        settings = settings.with_key_prefix(prefix);
+    }
+    let redis = RedisStore::connect(settings).await?;
+    Ok(Arc::new(FallbackWindows::new(
+        Arc::new(redis),
+        Arc::clone(clock),
+    )))
 }
 
 /// Secret references with relative paths resolve against the configuration file's folder.

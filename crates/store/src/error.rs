@@ -30,6 +30,12 @@ pub enum StoreError {
     /// The database URL cannot be used.
     #[error("invalid database URL {url}: {reason}")]
     InvalidUrl { url: String, reason: String },
+    /// A backend setting other than the URL cannot be used.
+    #[error("invalid setting {setting}: {reason}")]
+    InvalidSetting {
+        setting: &'static str,
+        reason: String,
+    },
     /// Any other backend failure.
     #[error("storage backend error: {0}")]
     Backend(String),

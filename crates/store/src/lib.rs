@@ -14,7 +14,10 @@ pub mod ephemeral;
 mod error;
 pub mod sql;
 
-pub use ephemeral::{EphemeralStore, IpBlock, MemoryStore, RevocationStatus, WindowDecision};
+pub use ephemeral::{
+    EphemeralStore, FallbackWindows, IpBlock, MemoryStore, RedisSettings, RedisStore,
+    RevocationStatus, WindowDecision,
+};
 pub use error::StoreError;
 pub use sql::{
     AuditQuery, AuditRecord, AuditRecordExt, Backend, NewAccount, NewSession, NewVpnUser,

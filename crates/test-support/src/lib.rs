@@ -9,9 +9,11 @@
 )]
 
 pub mod postgres;
+pub mod redis;
 pub mod server;
 pub mod services;
 
 pub use postgres::TestDatabase;
+pub use redis::{RedisServer, TestRedisPrefix};
 pub use server::{ServerOptions, TestServer};
 pub use services::{ci_requires_services, postgres_url, redis_url};

@@ -18,6 +18,17 @@ pub struct ServerOptions {
     pub config: Option<String>,
     /// HTTPS address to listen on instead of `127.0.0.1:0` (for example `[::]:0`).
     pub listen: Option<String>,
+    /// A data directory whose secrets (JWT keys, pepper, audit key) this server copies
+    /// before its first start, so it can serve as another replica of the same panel.
+    pub secrets_from: Option<PathBuf>,
+}
+
+impl ServerOptions {
+    /// Adds one environment variable for the server process.
+    pub fn with_env(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.env.push((name.to_owned(), value.into()));
+        self
+    }
 }
 
 /// A running panel.
@@ -50,6 +61,9 @@ impl TestServer {
             std::fs::create_dir_all(data_dir.path()).unwrap();
             std::fs::write(data_dir.path().join("spiritus.toml"), config).unwrap();
         }
+        if let Some(source) = &options.secrets_from {
+            copy_secrets(&source.join("secrets"), &data_dir.path().join("secrets"));
+        }
         let log_path = data_dir.path().join("server.log");
         let mut server = Self {
             binary: PathBuf::from(binary),
@@ -64,6 +78,14 @@ impl TestServer {
         };
         server.launch().await;
         server
+    }
+
+    /// Another replica of this panel: a server with its own data directory, port and
+    /// certificate, this server's secrets, and `options` (which name the shared database and
+    /// Redis).
+    pub async fn replica(&self, mut options: ServerOptions) -> Self {
+        options.secrets_from = Some(self.data_dir().to_owned());
+        Self::start_with(&self.binary.display().to_string(), options).await
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -249,5 +271,21 @@ impl Drop for TestServer {
         if let Some(child) = self.child.as_mut() {
             let _ = child.start_kill();
         }
+    }
+}
+
+/// Copies secret files into a new private directory (0700, files 0600).
+fn copy_secrets(from: &Path, to: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(to).unwrap();
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if !entry.file_type().unwrap().is_file() {
+            continue;
+        }
+        let target = to.join(entry.file_name());
+        std::fs::copy(entry.path(), &target).unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
 }

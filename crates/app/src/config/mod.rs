@@ -41,6 +41,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Redis for ephemeral state (or a secret reference); unset keeps it in process.
     pub redis_url: Option<String>,
+    /// Prefix of every Redis key of this deployment (default `spiritus:`), so several
+    /// deployments can share one Redis.
+    pub redis_key_prefix: Option<String>,
     #[serde(default)]
     pub core: CoreSettings,
     #[serde(default)]

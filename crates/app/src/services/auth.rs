@@ -482,16 +482,17 @@ impl App {
     /// Refills the ephemeral store with the durable record of revocations still in force.
     pub async fn restore_revocations(&self) -> Result<usize, AppError> {
         let now = self.now();
-        let live = self.store().live_revocations(now).await?;
-        for (token_id, expires_at) in &live {
-            let ttl = (*expires_at - now).to_std().unwrap_or_default();
-            self.ephemeral()
-                .revoke(token_id, ttl)
-                .await
-                .map_err(|error| AppError::Unavailable(error.to_string()))?;
-        }
+        let live: Vec<(String, std::time::Duration)> = self
+            .store()
+            .live_revocations(now)
+            .await?
+            .into_iter()
+            .map(|(token_id, expires_at)| {
+                (token_id, (expires_at - now).to_std().unwrap_or_default())
+            })
+            .collect();
         self.ephemeral()
-            .mark_revocations_restored()
+            .restore_revocations(&live)
             .await
             .map_err(|error| AppError::Unavailable(error.to_string()))?;
         tracing::info!(

@@ -82,7 +82,12 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
         );
     }
     println!("Spiritus is listening on https://{local}");
-    tracing::info!(address = %local, database = app.store().backend().as_str(), "panel started");
+    tracing::info!(
+        address = %local,
+        database = app.store().backend().as_str(),
+        ephemeral = app.ephemeral().name(),
+        "panel started"
+    );
 
     let state = ServerState {
         app: app.clone(),

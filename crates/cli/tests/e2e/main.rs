@@ -9,6 +9,7 @@
 )]
 
 mod auth_flow;
+mod backends;
 mod bad_input;
 mod doctor;
 mod mfa;
@@ -18,6 +19,8 @@ mod perimeter_geo;
 mod perimeter_limits;
 mod perimeter_support;
 mod perimeter_tls;
+mod redis_outage;
+mod replicas;
 mod users;
 
 /// Path of the binary under test, built by Cargo for this test target.

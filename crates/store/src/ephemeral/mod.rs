@@ -1,10 +1,14 @@
 //! Short-lived shared state: revoked token ids, sliding-window counters, IP blocks and
 //! single-use challenges.
 //!
-//! The in-process [`MemoryStore`] serves one replica; the Redis store serves several. Both
+//! The in-process [`MemoryStore`] serves one replica; the [`RedisStore`] serves several. Both
 //! implement [`EphemeralStore`] with the same meaning, which one conformance suite checks.
+//! [`FallbackWindows`] wraps the shared store so rate limiting keeps working in process while
+//! Redis is down.
 
+mod fallback;
 mod memory;
+mod redis;
 
 use std::time::Duration;
 
@@ -13,6 +17,8 @@ use chrono::{DateTime, Utc};
 
 use crate::error::StoreError;
 
+pub use self::redis::{DEFAULT_KEY_PREFIX, DEFAULT_TIMEOUT, RedisSettings, RedisStore};
+pub use fallback::{FallbackWindows, WARN_INTERVAL};
 pub use memory::MemoryStore;
 
 /// The answer of a sliding-window counter to one more event.
@@ -72,6 +78,19 @@ pub trait EphemeralStore: Send + Sync + 'static {
 
     /// Records that the durable revocations were loaded.
     async fn mark_revocations_restored(&self) -> Result<(), StoreError>;
+
+    /// Loads the durable revocations still in force (`(token id, remaining life)`) and marks
+    /// the store restored. Redis does both in one transaction, so a Redis that restarts halfway
+    /// is never left marked restored without the revocations.
+    async fn restore_revocations(
+        &self,
+        revocations: &[(String, Duration)],
+    ) -> Result<(), StoreError> {
+        for (token_id, ttl) in revocations {
+            self.revoke(token_id, *ttl).await?;
+        }
+        self.mark_revocations_restored().await
+    }
 
     /// Counts one event under `key` if fewer than `limit` events happened in the last
     /// `window`; events that are denied are not counted.

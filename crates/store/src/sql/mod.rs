@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::error::StoreError;
@@ -35,6 +35,9 @@ pub use second_factors::{FactorSummary, TotpRecord};
 pub use sessions::{NewSession, RotateOutcome};
 pub use traffic::{CoreCounter, UsageDelta};
 pub use users::{NewVpnUser, UserListQuery, UserPage, UserPatch, UserSort};
+
+/// The bound on opening a connection (and on waiting for a free one in the pool).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -104,12 +107,16 @@ impl SqlStore {
             url: display_url.clone(),
             reason: error.to_string(),
         })?;
+        let unavailable = |error: String| {
+            StoreError::Unavailable(format!("cannot connect to {display_url}: {error}"))
+        };
+        if backend == Backend::Postgres {
+            probe_connection(&options).await.map_err(unavailable)?;
+        }
         let pool = pool_options(backend)
             .connect_with(options)
             .await
-            .map_err(|error| {
-                StoreError::Unavailable(format!("cannot connect to {display_url}: {error}"))
-            })?;
+            .map_err(|error| unavailable(error.to_string()))?;
 
         Ok(Self {
             pool,
@@ -223,11 +230,32 @@ impl SqlStore {
             Some(lock) => Some(lock.lock().await),
             None => None,
         };
-        let tx = self.pool.begin().await?;
+        // On SQLite the transaction takes the write lock at BEGIN, where SQLite waits for
+        // busy_timeout. A deferred transaction that reads first fails at once with "database
+        // is locked" when it upgrades while another connection still holds the lock (a
+        // rollback of a dropped transaction that the pool has not run yet, for example).
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
         Ok(WriteTx {
             tx,
             _writer: writer,
         })
+    }
+}
+
+/// Opens and closes one connection, so a start-up failure names its cause (refused, unknown
+/// host, wrong password) rather than the pool's "timed out while waiting".
+async fn probe_connection(options: &AnyConnectOptions) -> Result<(), String> {
+    let connecting = AnyConnection::connect_with(options);
+    match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+        Ok(Ok(connection)) => {
+            let _ = connection.close().await;
+            Ok(())
+        }
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())),
     }
 }
 
@@ -242,7 +270,7 @@ fn backend_of(url: &str) -> Option<Backend> {
 }
 
 fn pool_options(backend: Backend) -> AnyPoolOptions {
-    let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(5));
+    let options = AnyPoolOptions::new().acquire_timeout(CONNECT_TIMEOUT);
     match backend {
         Backend::Sqlite => options
             .max_connections(8)
