@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod headers;
 pub mod listener;
+pub mod metrics;
 pub mod routes;
 pub mod state;
 pub mod tls;

@@ -105,6 +105,11 @@ impl App {
             }
         }
 
+        if account.suspension.is_some() {
+            self.reject_login(username, LoginFailure::AccountSuspended, request)
+                .await;
+            return Err(AppError::InvalidCredentials);
+        }
         let pair = self.open_session(&account, request).await?;
         Ok(LoginOutcome::Tokens(pair))
     }

@@ -2,4 +2,6 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod incident;
+pub mod responses;
 pub mod users;

@@ -4,6 +4,7 @@
 //! included), then error-body normalisation, then the body limit, then the handlers.
 
 pub mod auth;
+pub mod remediation;
 pub mod system;
 pub mod users;
 
@@ -15,6 +16,22 @@ use axum::routing::{get, post};
 use crate::error::normalize_errors;
 use crate::headers::{SecurityHeaders, add_security_headers};
 use crate::state::ServerState;
+
+/// Remediation commands under `/api/admin/incident`.
+fn incident_routes() -> Router<ServerState> {
+    use remediation as r;
+    Router::new()
+        .route("/accounts/{name}/revoke-sessions", post(r::revoke_sessions))
+        .route(
+            "/accounts/{name}/force-password-reset",
+            post(r::force_password_reset),
+        )
+        .route("/accounts/{name}/suspend", post(r::suspend))
+        .route("/accounts/{name}/unsuspend", post(r::unsuspend))
+        .route("/ip-blocks", get(r::list_blocks).post(r::block))
+        .route("/ip-blocks/nftables", get(r::nftables))
+        .route("/ip-blocks/{ip}", axum::routing::delete(r::unblock))
+}
 
 /// Builds the full application router.
 pub fn router(state: ServerState) -> Router {
@@ -48,14 +65,17 @@ pub fn router(state: ServerState) -> Router {
             post(users::rotate_subscription),
         )
         .route("/system", get(system::system))
-        .merge(bulk);
+        .merge(bulk)
+        .nest("/incident", incident_routes());
 
     Router::new()
         .route("/healthz", get(system::health))
         .nest("/api/auth", auth)
         .nest("/api/admin", admin)
+        .route_layer(from_fn(crate::metrics::label_route))
         .layer(DefaultBodyLimit::max(config.limits.body_bytes))
         .layer(from_fn(normalize_errors))
         .layer(from_fn_with_state(security_headers, add_security_headers))
+        .layer(from_fn(crate::metrics::track_requests))
         .with_state(state)
 }

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod audit;
+mod incident;
 mod rows;
 mod sessions;
 mod settings;
