@@ -84,7 +84,7 @@ pub async fn build(global: &GlobalArgs, loaded: Loaded) -> anyhow::Result<Opened
 }
 
 /// Secret references with relative paths resolve against the configuration file's folder.
-fn resolve_context(global: &GlobalArgs, data_dir: &DataDir) -> ResolveContext {
+pub fn resolve_context(global: &GlobalArgs, data_dir: &DataDir) -> ResolveContext {
     let base = global
         .config
         .as_ref()

@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod context;
 mod logging;
+mod monitoring;
 
 use clap::Parser;
 
@@ -47,5 +48,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(command) => commands::user::run(&cli.global, command).await,
         Command::Tls(command) => commands::tls::run(&cli.global, command),
         Command::Migrate => commands::migrate::run(&cli.global).await,
+        Command::Incident(command) => commands::incident::run(&cli.global, command).await,
     }
 }

@@ -8,8 +8,12 @@
     reason = "a test fails loudly on the first broken step"
 )]
 
+mod alerts;
 mod auth_flow;
 mod bad_input;
+mod incident;
+mod monitoring;
+mod receivers;
 mod users;
 
 /// Path of the binary under test, built by Cargo for this test target.
