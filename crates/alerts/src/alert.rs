@@ -67,11 +67,7 @@ impl Alert {
 
     /// The subject line: severity, kind and summary.
     pub fn title(&self) -> String {
-        format!(
-            "[Spiritus {}] {}",
-            self.severity.as_str(),
-            self.summary
-        )
+        format!("[Spiritus {}] {}", self.severity.as_str(), self.summary)
     }
 
     /// A plain-text body: the summary, then one `field: value` line per detail.
@@ -139,7 +135,10 @@ fn summary_of(event: &SecurityEvent) -> String {
             reason.as_str()
         ),
         SecurityEvent::NewLocation { username, ip, .. } => {
-            format!("account {:?} logged in from a new address {ip}", clean(username, 64))
+            format!(
+                "account {:?} logged in from a new address {ip}",
+                clean(username, 64)
+            )
         }
         SecurityEvent::AccountSuspended {
             username, reason, ..
@@ -155,11 +154,12 @@ fn summary_of(event: &SecurityEvent) -> String {
             ip,
             reason,
             seconds,
-        } => format!("address {ip} blocked for {seconds} s: {}", clean(reason, 200)),
-        SecurityEvent::IpUnblocked { ip, .. } => format!("block of address {ip} lifted"),
-        SecurityEvent::Reconnaissance {
-            user_key, port, ..
         } => format!(
+            "address {ip} blocked for {seconds} s: {}",
+            clean(reason, 200)
+        ),
+        SecurityEvent::IpUnblocked { ip, .. } => format!("block of address {ip} lifted"),
+        SecurityEvent::Reconnaissance { user_key, port, .. } => format!(
             "VPN user {} reached for port {port} (reconnaissance)",
             clean(user_key, 64)
         ),

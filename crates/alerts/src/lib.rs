@@ -34,14 +34,20 @@ pub struct AlertService {
 }
 
 /// Builds the configured channels and starts routing; `None` when no channel is configured.
-pub async fn start(app: &App, resolve: &ResolveContext) -> Result<Option<AlertService>, ChannelError> {
+pub async fn start(
+    app: &App,
+    resolve: &ResolveContext,
+) -> Result<Option<AlertService>, ChannelError> {
     let config = &app.config().alerts;
     if config.channels.is_empty() {
         return Ok(None);
     }
     let timeout = Duration::from_secs(config.timeout_seconds.max(1));
     let channels = channels::build_channels(&config.channels, timeout, resolve).await?;
-    let names: Vec<String> = channels.iter().map(|channel| channel.name.clone()).collect();
+    let names: Vec<String> = channels
+        .iter()
+        .map(|channel| channel.name.clone())
+        .collect();
     let (router, mut tasks) = AlertRouter::start(channels, config, Arc::clone(app.clock()));
     tasks.push(router.subscribe(app));
     tracing::info!(channels = ?names, "alert routing started");

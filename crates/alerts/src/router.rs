@@ -192,10 +192,14 @@ impl AlertRouter {
     /// Subscribes the router to the application's events.
     pub fn subscribe(self: &Arc<Self>, app: &App) -> JoinHandle<()> {
         let router = Arc::clone(self);
-        tokio::spawn(consume_events(app.events().subscribe(), "alerts", move |event| {
-            router.route(&event);
-            std::future::ready(())
-        }))
+        tokio::spawn(consume_events(
+            app.events().subscribe(),
+            "alerts",
+            move |event| {
+                router.route(&event);
+                std::future::ready(())
+            },
+        ))
     }
 
     /// Turns one event into an alert and enqueues it; never waits.

@@ -44,7 +44,10 @@ pub fn nftables_ruleset(blocks: &[IpBlock], now: DateTime<Utc>) -> String {
         v4.len(),
         v6.len()
     );
-    let _ = writeln!(out, "# Load with: nft -f FILE (replaces the table {NFT_TABLE}).");
+    let _ = writeln!(
+        out,
+        "# Load with: nft -f FILE (replaces the table {NFT_TABLE})."
+    );
     let _ = writeln!(out, "table inet {NFT_TABLE}");
     let _ = writeln!(out, "delete table inet {NFT_TABLE}");
     let _ = writeln!(out, "table inet {NFT_TABLE} {{");
@@ -96,8 +99,14 @@ mod tests {
             block("not an address", now, 60),
         ];
         let rules = nftables_ruleset(&blocks, now);
-        assert!(rules.contains("elements = { 203.0.113.9 timeout 3600s }"), "{rules}");
-        assert!(rules.contains("elements = { 2001:db8::7 timeout 60s }"), "{rules}");
+        assert!(
+            rules.contains("elements = { 203.0.113.9 timeout 3600s }"),
+            "{rules}"
+        );
+        assert!(
+            rules.contains("elements = { 2001:db8::7 timeout 60s }"),
+            "{rules}"
+        );
         assert!(!rules.contains("198.51.100.1"));
         assert!(!rules.contains("not an address"));
         assert!(rules.contains("ip saddr @blocked_v4 drop"));

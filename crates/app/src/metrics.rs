@@ -10,7 +10,9 @@
 //! Counters are registered without the `_total` suffix; the exporter adds it, so
 //! `spiritus_honey_token_triggered` is exposed as `spiritus_honey_token_triggered_total`.
 
-use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics::{
+    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
 use spiritus_core::events::SecurityEvent;
 
 const FAILED_LOGINS: &str = "spiritus_failed_logins";
@@ -74,10 +76,16 @@ pub fn describe() {
         Unit::Seconds,
         "Time to answer an HTTP request, by method and route template."
     );
-    describe_gauge!(ACTIVE_SESSIONS, "Panel sessions neither revoked nor expired.");
+    describe_gauge!(
+        ACTIVE_SESSIONS,
+        "Panel sessions neither revoked nor expired."
+    );
     describe_gauge!(USERS, "VPN users, by status.");
     describe_gauge!(CORE_UP, "1 while the proxy core runs, 0 otherwise.");
-    describe_counter!(CORE_RESTARTS, "Restarts of the proxy core after it stopped.");
+    describe_counter!(
+        CORE_RESTARTS,
+        "Restarts of the proxy core after it stopped."
+    );
     describe_gauge!(
         STATS_LAG,
         Unit::Seconds,
@@ -102,7 +110,10 @@ pub fn describe() {
         ALERTS_FAILED,
         "Alerts given up after the last attempt or a permanent error, by channel."
     );
-    describe_counter!(ALERTS_RETRIED, "Alert deliveries attempted again, by channel.");
+    describe_counter!(
+        ALERTS_RETRIED,
+        "Alert deliveries attempted again, by channel."
+    );
     describe_counter!(
         ALERTS_DROPPED,
         "Alerts dropped because a channel's queue was full, by channel."

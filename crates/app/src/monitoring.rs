@@ -34,7 +34,11 @@ pub async fn consume_events<F, Fut>(
             Ok(event) => handle(event).await,
             Err(RecvError::Lagged(missed)) => {
                 metrics::security_events_lost(consumer, missed);
-                tracing::warn!(consumer, missed, "an event consumer fell behind and skipped events");
+                tracing::warn!(
+                    consumer,
+                    missed,
+                    "an event consumer fell behind and skipped events"
+                );
             }
             Err(RecvError::Closed) => break,
         }

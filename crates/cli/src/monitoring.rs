@@ -6,7 +6,9 @@ use spiritus_app::App;
 use spiritus_app::monitoring::{SAMPLE_INTERVAL, spawn_event_metrics, spawn_sampler};
 use spiritus_app::services::responses::spawn_responses;
 use spiritus_secrets::{ResolveContext, resolve_setting};
-use spiritus_server::metrics::{MetricsEndpoint, bind, install_recorder, parse_listen, serve_metrics};
+use spiritus_server::metrics::{
+    MetricsEndpoint, bind, install_recorder, parse_listen, serve_metrics,
+};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -56,7 +58,10 @@ pub async fn start(
     tasks.push(spawn_responses(app));
     let restored = app.restore_ip_blocks().await?;
     if restored > 0 {
-        tracing::info!(count = restored, "restored IP blocks into the ephemeral store");
+        tracing::info!(
+            count = restored,
+            "restored IP blocks into the ephemeral store"
+        );
     }
     if let Some(service) = spiritus_alerts::start(app, resolve).await? {
         tasks.extend(service.tasks);

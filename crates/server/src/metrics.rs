@@ -178,7 +178,10 @@ async fn scrape(State(state): State<ScrapeState>, headers: HeaderMap) -> Respons
     }
     metrics::password_hashes(state.app.password_hashes_computed());
     Response::builder()
-        .header(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
+        .header(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )
         .header(header::CACHE_CONTROL, "no-store")
         .body(Body::from(state.handle.render()))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())

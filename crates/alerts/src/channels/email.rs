@@ -44,9 +44,9 @@ impl EmailNotifier {
             .to
             .iter()
             .map(|address| {
-                address
-                    .parse::<Mailbox>()
-                    .map_err(|error| invalid(format!("to: {address:?} is not an email address ({error})")))
+                address.parse::<Mailbox>().map_err(|error| {
+                    invalid(format!("to: {address:?} is not an email address ({error})"))
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
 
@@ -106,7 +106,9 @@ impl Notifier for EmailNotifier {
             Err(error) if error.is_permanent() => Err(SendError::permanent(format!(
                 "the SMTP server refused the message: {error}"
             ))),
-            Err(error) => Err(SendError::retryable(format!("SMTP delivery failed: {error}"))),
+            Err(error) => Err(SendError::retryable(format!(
+                "SMTP delivery failed: {error}"
+            ))),
         }
     }
 }

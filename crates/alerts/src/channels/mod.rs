@@ -216,7 +216,9 @@ fn classify(status: StatusCode) -> Result<(), SendError> {
         || status == StatusCode::TOO_MANY_REQUESTS
         || status == StatusCode::REQUEST_TIMEOUT
     {
-        Err(SendError::retryable(format!("the receiver answered {status}")))
+        Err(SendError::retryable(format!(
+            "the receiver answered {status}"
+        )))
     } else {
         Err(SendError::permanent(format!(
             "the receiver refused the alert with {status}"
@@ -251,8 +253,16 @@ mod tests {
     #[test]
     fn answers_are_classified_by_status() {
         assert!(classify(StatusCode::ACCEPTED).is_ok());
-        assert!(classify(StatusCode::INTERNAL_SERVER_ERROR).unwrap_err().retryable);
-        assert!(classify(StatusCode::TOO_MANY_REQUESTS).unwrap_err().retryable);
+        assert!(
+            classify(StatusCode::INTERNAL_SERVER_ERROR)
+                .unwrap_err()
+                .retryable
+        );
+        assert!(
+            classify(StatusCode::TOO_MANY_REQUESTS)
+                .unwrap_err()
+                .retryable
+        );
         assert!(!classify(StatusCode::FOUND).unwrap_err().retryable);
         assert!(!classify(StatusCode::BAD_REQUEST).unwrap_err().retryable);
     }

@@ -77,9 +77,13 @@ fn truncate(text: &str, max: usize) -> String {
 #[async_trait]
 impl Notifier for PagerDutyNotifier {
     async fn send(&self, alert: &Alert) -> Result<(), SendError> {
-        post(self.client.post(self.endpoint.clone()).json(&self.body(alert)))
-            .await
-            .map(|_| ())
+        post(
+            self.client
+                .post(self.endpoint.clone())
+                .json(&self.body(alert)),
+        )
+        .await
+        .map(|_| ())
     }
 
     fn takes_resolutions(&self) -> bool {

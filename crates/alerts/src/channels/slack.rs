@@ -51,6 +51,9 @@ mod tests {
 
     #[test]
     fn markup_is_escaped() {
-        assert_eq!(escape("<!channel> & <x|y>"), "&lt;!channel&gt; &amp; &lt;x|y&gt;");
+        assert_eq!(
+            escape("<!channel> & <x|y>"),
+            "&lt;!channel&gt; &amp; &lt;x|y&gt;"
+        );
     }
 }

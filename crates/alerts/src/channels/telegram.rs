@@ -39,8 +39,7 @@ impl TelegramNotifier {
         if !token_ok {
             return Err(ChannelError::Invalid {
                 channel: name.to_owned(),
-                message: "bot_token: a bot token has only letters, digits, ':', '_' and '-'"
-                    .into(),
+                message: "bot_token: a bot token has only letters, digits, ':', '_' and '-'".into(),
             });
         }
         if settings.chat_ids.is_empty() {

@@ -116,8 +116,7 @@ impl ChannelConfig {
             ChannelConfig::Webhook(channel) => &channel.name,
             ChannelConfig::Pagerduty(channel) => &channel.name,
         };
-        name.clone()
-            .unwrap_or_else(|| self.type_name().to_owned())
+        name.clone().unwrap_or_else(|| self.type_name().to_owned())
     }
 
     /// The least severe event this channel receives.
@@ -258,7 +257,9 @@ mod tests {
         assert_eq!(config.channels[1].min_severity(), Severity::Critical);
 
         let typo = "[[channels]]\ntype = \"slack\"\nurl = \"x\"\nurll = \"y\"\n";
-        let error = toml::from_str::<AlertsConfig>(typo).unwrap_err().to_string();
+        let error = toml::from_str::<AlertsConfig>(typo)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("urll"), "{error}");
         let unknown = "[[channels]]\ntype = \"carrier_pigeon\"\n";
         assert!(toml::from_str::<AlertsConfig>(unknown).is_err());

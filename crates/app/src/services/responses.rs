@@ -36,7 +36,10 @@ impl App {
     /// Applies every rule that matches `event`.
     pub async fn respond(&self, event: Arc<SecurityEvent>) {
         let rules = &self.config().responses.rules;
-        for rule in rules.iter().filter(|rule| rule.event.as_str() == event.kind()) {
+        for rule in rules
+            .iter()
+            .filter(|rule| rule.event.as_str() == event.kind())
+        {
             if let Err(error) = self.apply_rule(rule, &event).await {
                 tracing::warn!(
                     event = event.kind(),
@@ -65,7 +68,10 @@ impl App {
                 let Some(account) = self.account_of(event).await? else {
                     return Ok(());
                 };
-                if self.threshold_reached(rule, &account.id.to_string()).await? {
+                if self
+                    .threshold_reached(rule, &account.id.to_string())
+                    .await?
+                {
                     self.respond_on_account(rule, event, &account).await?;
                     metrics::automatic_response(rule.action.as_str());
                 }
@@ -127,7 +133,8 @@ impl App {
             rule.event.as_str(),
             rule.action.as_str()
         );
-        let unavailable = |error: spiritus_store::StoreError| AppError::Unavailable(error.to_string());
+        let unavailable =
+            |error: spiritus_store::StoreError| AppError::Unavailable(error.to_string());
         let decision = self
             .ephemeral()
             .hit_window(

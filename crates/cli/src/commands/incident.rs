@@ -21,7 +21,9 @@ pub async fn run(global: &GlobalArgs, command: &IncidentCommand) -> anyhow::Resu
         }
         IncidentCommand::ForcePasswordReset { name } => {
             let revoked = app.force_password_reset(&actor, name).await?;
-            println!("{name} must change its password at the next login; ended {revoked} session(s)");
+            println!(
+                "{name} must change its password at the next login; ended {revoked} session(s)"
+            );
         }
         IncidentCommand::Suspend { name, reason } => {
             if app.suspend_account(&actor, name, reason).await? {
@@ -47,7 +49,11 @@ pub async fn run(global: &GlobalArgs, command: &IncidentCommand) -> anyhow::Resu
             let block = app
                 .block_ip(&actor, ip, Duration::from_secs(seconds), reason)
                 .await?;
-            println!("blocked {} until {}", block.ip, block.expires_at.to_rfc3339());
+            println!(
+                "blocked {} until {}",
+                block.ip,
+                block.expires_at.to_rfc3339()
+            );
         }
         IncidentCommand::UnblockIp { ip } => {
             let ip = parse_ip("ip", ip)?;

@@ -70,8 +70,18 @@ async fn receivers() -> Receivers {
         telegram = telegram.url(""),
         webhook = webhook.url("/hook"),
         pagerduty = pagerduty.url(""),
-        starttls_channel = email("mail-starttls", "starttls", starttls.address.port(), &starttls_ca),
-        implicit_channel = email("mail-implicit", "implicit", implicit.address.port(), &implicit_ca),
+        starttls_channel = email(
+            "mail-starttls",
+            "starttls",
+            starttls.address.port(),
+            &starttls_ca
+        ),
+        implicit_channel = email(
+            "mail-implicit",
+            "implicit",
+            implicit.address.port(),
+            &implicit_ca
+        ),
     );
     Receivers {
         slack,
@@ -90,7 +100,10 @@ fn secret_env() -> Vec<(String, String)> {
         ("SPIRITUS_METRICS__LISTEN".into(), "127.0.0.1:0".into()),
         ("MONITORING_TEST_BOT_TOKEN".into(), BOT_TOKEN.into()),
         ("MONITORING_TEST_ROUTING_KEY".into(), ROUTING_KEY.into()),
-        ("MONITORING_TEST_WEBHOOK_SECRET".into(), WEBHOOK_SECRET.into()),
+        (
+            "MONITORING_TEST_WEBHOOK_SECRET".into(),
+            WEBHOOK_SECRET.into(),
+        ),
         ("MONITORING_TEST_SMTP_PASSWORD".into(), SMTP_PASSWORD.into()),
     ]
 }
@@ -139,7 +152,10 @@ async fn every_channel_delivers_one_alert_per_deduplicated_event() {
 
     // Three failed logins from one address: one alert per channel.
     for _ in 0..3 {
-        assert_eq!(login_from(&server, "198.51.100.7", "admin", "wrong password").await, 401);
+        assert_eq!(
+            login_from(&server, "198.51.100.7", "admin", "wrong password").await,
+            401
+        );
     }
     let timeout = Duration::from_secs(20);
     let slack = receivers.slack.wait_for(1, timeout).await;
@@ -153,7 +169,12 @@ async fn every_channel_delivers_one_alert_per_deduplicated_event() {
     assert_eq!(receivers.pagerduty.count(), 1);
 
     assert_eq!(slack[0].path, SLACK_PATH);
-    assert!(slack[0].json()["text"].as_str().unwrap().contains("failed login"));
+    assert!(
+        slack[0].json()["text"]
+            .as_str()
+            .unwrap()
+            .contains("failed login")
+    );
     let mut chats = Vec::new();
     for request in &telegram {
         assert_eq!(request.path, format!("/bot{BOT_TOKEN}/sendMessage"));
@@ -211,10 +232,22 @@ async fn every_channel_delivers_one_alert_per_deduplicated_event() {
     let pagerduty = receivers.pagerduty.wait_for(3, timeout).await;
     let kinds: Vec<String> = pagerduty
         .iter()
-        .map(|request| request.json()["payload"]["class"].as_str().unwrap_or("").to_owned())
+        .map(|request| {
+            request.json()["payload"]["class"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
         .collect();
-    assert!(kinds.iter().any(|kind| kind == "account_suspended"), "{kinds:?}");
-    assert_eq!(kinds.iter().filter(|kind| *kind == "login_failed").count(), 2, "{kinds:?}");
+    assert!(
+        kinds.iter().any(|kind| kind == "account_suspended"),
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|kind| *kind == "login_failed").count(),
+        2,
+        "{kinds:?}"
+    );
 
     // Blocking and unblocking an address opens and resolves one PagerDuty incident.
     let (status, _) = server
@@ -250,7 +283,12 @@ async fn every_channel_delivers_one_alert_per_deduplicated_event() {
     // Nothing any receiver got, and nothing in the log, holds a password or a channel secret.
     let one_time = server.owner_password.clone().unwrap();
     let mut everything = String::new();
-    for receiver in [&receivers.slack, &receivers.telegram, &receivers.webhook, &receivers.pagerduty] {
+    for receiver in [
+        &receivers.slack,
+        &receivers.telegram,
+        &receivers.webhook,
+        &receivers.pagerduty,
+    ] {
         for request in receiver.requests() {
             everything.push_str(&String::from_utf8_lossy(&request.body));
         }
@@ -261,11 +299,26 @@ async fn every_channel_delivers_one_alert_per_deduplicated_event() {
         }
     }
     assert!(everything.contains("admin2"));
-    for secret in [SECOND_ADMIN_PASSWORD, OWNER_PASSWORD, &one_time, "wrong password"] {
-        assert!(!everything.contains(secret), "an alert holds a typed password");
+    for secret in [
+        SECOND_ADMIN_PASSWORD,
+        OWNER_PASSWORD,
+        &one_time,
+        "wrong password",
+    ] {
+        assert!(
+            !everything.contains(secret),
+            "an alert holds a typed password"
+        );
     }
     let log = server.log_text();
-    for secret in [BOT_TOKEN, ROUTING_KEY, WEBHOOK_SECRET, SMTP_PASSWORD, "slack-path-secret", SECOND_ADMIN_PASSWORD] {
+    for secret in [
+        BOT_TOKEN,
+        ROUTING_KEY,
+        WEBHOOK_SECRET,
+        SMTP_PASSWORD,
+        "slack-path-secret",
+        SECOND_ADMIN_PASSWORD,
+    ] {
         assert!(!log.contains(secret), "the log holds {secret}");
     }
 
@@ -323,13 +376,25 @@ async fn a_hanging_receiver_and_an_alert_storm_never_slow_requests() {
 
     // The receiver now holds the first alert forever; requests go on at their usual pace.
     let started = Instant::now();
-    assert_eq!(login_from(&server, "198.51.100.9", "admin", "wrong").await, 401);
+    assert_eq!(
+        login_from(&server, "198.51.100.9", "admin", "wrong").await,
+        401
+    );
     hanging.wait_for(1, Duration::from_secs(20)).await;
     let started_second = Instant::now();
-    assert_eq!(login_from(&server, "198.51.100.10", "admin", "wrong").await, 401);
+    assert_eq!(
+        login_from(&server, "198.51.100.10", "admin", "wrong").await,
+        401
+    );
     let second = started_second.elapsed();
-    assert!(second < Duration::from_secs(5), "a request waited on the receiver: {second:?}");
-    eprintln!("failed logins took {:?} and {second:?}", started.elapsed() - second);
+    assert!(
+        second < Duration::from_secs(5),
+        "a request waited on the receiver: {second:?}"
+    );
+    eprintln!(
+        "failed logins took {:?} and {second:?}",
+        started.elapsed() - second
+    );
 
     let pid = server.pid().unwrap();
     let rss_before = rss_kib(pid);
@@ -382,15 +447,25 @@ async fn a_hanging_receiver_and_an_alert_storm_never_slow_requests() {
     let url = metrics_url(&server);
     let text = scrape_until(&url, &["spiritus_alerts_dropped_total{channel=\"stuck\"}"]).await;
     let dropped = metric_value(&text, "spiritus_alerts_dropped_total{channel=\"stuck\"}");
-    let lost = metric_value(&text, "spiritus_security_events_lost_total{consumer=\"alerts\"}");
+    let lost = metric_value(
+        &text,
+        "spiritus_security_events_lost_total{consumer=\"alerts\"}",
+    );
     let denied = metric_value(&text, "spiritus_unauthorized_access_total{reason=\"role\"}");
     eprintln!(
         "storm of {STORM} denials took {storm:?}; \
          slowest health check {slowest:?}; RSS {rss_before} KiB -> {rss_after} KiB; dropped {dropped}, lost {lost}, counted {denied}"
     );
-    assert_eq!(hanging.count(), 1, "the stuck channel sent more than its first alert");
+    assert_eq!(
+        hanging.count(),
+        1,
+        "the stuck channel sent more than its first alert"
+    );
     // All but the queue's 100 and the one in flight were dropped (or skipped by the bus).
-    assert!(dropped + lost >= (STORM - 101) as f64, "dropped {dropped}, lost {lost}");
+    assert!(
+        dropped + lost >= (STORM - 101) as f64,
+        "dropped {dropped}, lost {lost}"
+    );
     assert!(dropped > 0.0);
     assert!(
         rss_after.saturating_sub(rss_before) < 64 * 1024,
@@ -398,7 +473,12 @@ async fn a_hanging_receiver_and_an_alert_storm_never_slow_requests() {
     );
     assert!(slowest < Duration::from_secs(2));
     let (status, _) = server
-        .call(Method::GET, "/api/admin/users", Some(&server.login("admin", OWNER_PASSWORD).await), None)
+        .call(
+            Method::GET,
+            "/api/admin/users",
+            Some(&server.login("admin", OWNER_PASSWORD).await),
+            None,
+        )
         .await;
     assert_eq!(status, 200);
 }

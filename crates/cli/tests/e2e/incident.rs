@@ -26,8 +26,15 @@ async fn login_status(server: &TestServer, name: &str, password: &str) -> (u16, 
     (status.as_u16(), body)
 }
 
-async fn post(server: &TestServer, token: &str, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-    let (status, body) = server.call(Method::POST, path, Some(token), Some(body)).await;
+async fn post(
+    server: &TestServer,
+    token: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let (status, body) = server
+        .call(Method::POST, path, Some(token), Some(body))
+        .await;
     (status.as_u16(), body)
 }
 
@@ -60,47 +67,125 @@ async fn account_remediation_through_the_api() {
     let admin2 = server.login("admin2", ADMIN_PASSWORD).await;
 
     // Revoking sessions ends the agent's token at once.
-    let (status, body) = post(&server, &owner, "/api/admin/incident/accounts/agent1/revoke-sessions", json!({})).await;
+    let (status, body) = post(
+        &server,
+        &owner,
+        "/api/admin/incident/accounts/agent1/revoke-sessions",
+        json!({}),
+    )
+    .await;
     assert_eq!((status, body["revoked"].as_u64()), (200, Some(1)), "{body}");
-    let (status, _) = server.call(Method::GET, "/api/admin/users", Some(&agent), None).await;
+    let (status, _) = server
+        .call(Method::GET, "/api/admin/users", Some(&agent), None)
+        .await;
     assert_eq!(status, 401);
 
     // A forced reset lets the agent in, but only to change its password.
-    let (status, _) = post(&server, &owner, "/api/admin/incident/accounts/agent1/force-password-reset", json!({})).await;
+    let (status, _) = post(
+        &server,
+        &owner,
+        "/api/admin/incident/accounts/agent1/force-password-reset",
+        json!({}),
+    )
+    .await;
     assert_eq!(status, 200);
     let (status, body) = login_status(&server, "agent1", AGENT_PASSWORD).await;
     assert_eq!(status, 200);
     assert_eq!(body["must_change_password"], true);
     let forced = body["access_token"].as_str().unwrap().to_owned();
-    let (status, body) = server.call(Method::GET, "/api/admin/users", Some(&forced), None).await;
+    let (status, body) = server
+        .call(Method::GET, "/api/admin/users", Some(&forced), None)
+        .await;
     assert_eq!(status, 403);
     assert_eq!(body["error"]["code"], "password_change_required");
 
     // A suspended account cannot log in, even with the right password; lifting restores it.
-    let (status, body) = post(&server, &admin2, "/api/admin/incident/accounts/agent1/suspend", json!({"reason": "investigation"})).await;
-    assert_eq!((status, body["suspended"].as_bool()), (200, Some(true)), "{body}");
-    let (status, _) = server.call(Method::GET, "/api/admin/users", Some(&forced), None).await;
+    let (status, body) = post(
+        &server,
+        &admin2,
+        "/api/admin/incident/accounts/agent1/suspend",
+        json!({"reason": "investigation"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["suspended"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
+    let (status, _) = server
+        .call(Method::GET, "/api/admin/users", Some(&forced), None)
+        .await;
     assert_eq!(status, 401);
     let (status, body) = login_status(&server, "agent1", AGENT_PASSWORD).await;
     assert_eq!(status, 401);
     assert_eq!(body["error"]["code"], "invalid_credentials");
-    let (status, body) = post(&server, &owner, "/api/admin/incident/accounts/agent1/unsuspend", json!({})).await;
-    assert_eq!((status, body["lifted"].as_bool()), (200, Some(true)), "{body}");
+    let (status, body) = post(
+        &server,
+        &owner,
+        "/api/admin/incident/accounts/agent1/unsuspend",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["lifted"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
     assert_eq!(login_status(&server, "agent1", AGENT_PASSWORD).await.0, 200);
 
     // Admins may not act on the owner; agents may not act at all; nobody suspends itself.
-    let (status, body) = post(&server, &admin2, "/api/admin/incident/accounts/admin/revoke-sessions", json!({})).await;
+    let (status, body) = post(
+        &server,
+        &admin2,
+        "/api/admin/incident/accounts/admin/revoke-sessions",
+        json!({}),
+    )
+    .await;
     assert_eq!(status, 403, "{body}");
     let agent = server.login("agent1", AGENT_PASSWORD).await;
-    let (status, _) = post(&server, &agent, "/api/admin/incident/accounts/agent1/revoke-sessions", json!({})).await;
+    let (status, _) = post(
+        &server,
+        &agent,
+        "/api/admin/incident/accounts/agent1/revoke-sessions",
+        json!({}),
+    )
+    .await;
     assert_eq!(status, 403);
-    let (status, _) = post(&server, &owner, "/api/admin/incident/accounts/admin/suspend", json!({})).await;
+    let (status, _) = post(
+        &server,
+        &owner,
+        "/api/admin/incident/accounts/admin/suspend",
+        json!({}),
+    )
+    .await;
     assert_eq!(status, 403);
-    let (status, body) = post(&server, &owner, "/api/admin/incident/accounts/nobody/suspend", json!({})).await;
+    let (status, body) = post(
+        &server,
+        &owner,
+        "/api/admin/incident/accounts/nobody/suspend",
+        json!({}),
+    )
+    .await;
     assert_eq!(status, 404, "{body}");
-    let (status, body) = post(&server, &owner, "/api/admin/incident/accounts/agent1/suspend", json!({"reason": 5})).await;
-    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("reason")), "{body}");
-    let (status, _) = post(&server, &owner, "/api/admin/incident/accounts/agent1/suspend", json!({"extra": 1})).await;
+    let (status, body) = post(
+        &server,
+        &owner,
+        "/api/admin/incident/accounts/agent1/suspend",
+        json!({"reason": 5}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (422, Some("reason")),
+        "{body}"
+    );
+    let (status, _) = post(
+        &server,
+        &owner,
+        "/api/admin/incident/accounts/agent1/suspend",
+        json!({"extra": 1}),
+    )
+    .await;
     assert_eq!(status, 400);
 }
 
@@ -109,13 +194,35 @@ async fn ip_blocks_through_the_api_export_as_valid_nftables() {
     let server = TestServer::start(BINARY).await;
     let owner = server.owner_token(OWNER_PASSWORD).await;
 
-    let (status, block) = post(&server, &owner, "/api/admin/incident/ip-blocks", json!({"ip": "203.0.113.7", "seconds": 600, "reason": "scanner"})).await;
+    let (status, block) = post(
+        &server,
+        &owner,
+        "/api/admin/incident/ip-blocks",
+        json!({"ip": "203.0.113.7", "seconds": 600, "reason": "scanner"}),
+    )
+    .await;
     assert_eq!(status, 201, "{block}");
     assert_eq!(block["ip"], "203.0.113.7");
     // IPv4-mapped IPv6 folds into IPv4; IPv6 stays IPv6.
-    let (status, block) = post(&server, &owner, "/api/admin/incident/ip-blocks", json!({"ip": "::ffff:198.51.100.4"})).await;
-    assert_eq!((status, block["ip"].as_str()), (201, Some("198.51.100.4")), "{block}");
-    let (status, _) = post(&server, &owner, "/api/admin/incident/ip-blocks", json!({"ip": "2001:db8::42", "seconds": 60})).await;
+    let (status, block) = post(
+        &server,
+        &owner,
+        "/api/admin/incident/ip-blocks",
+        json!({"ip": "::ffff:198.51.100.4"}),
+    )
+    .await;
+    assert_eq!(
+        (status, block["ip"].as_str()),
+        (201, Some("198.51.100.4")),
+        "{block}"
+    );
+    let (status, _) = post(
+        &server,
+        &owner,
+        "/api/admin/incident/ip-blocks",
+        json!({"ip": "2001:db8::42", "seconds": 60}),
+    )
+    .await;
     assert_eq!(status, 201);
     for (body, field) in [
         (json!({"ip": "203.0.113.300"}), "ip"),
@@ -124,34 +231,94 @@ async fn ip_blocks_through_the_api_export_as_valid_nftables() {
         (json!({"ip": "203.0.113.8", "seconds": -5}), "seconds"),
         (json!({"ip": "203.0.113.8", "seconds": 1e12}), "seconds"),
     ] {
-        let (status, answer) = post(&server, &owner, "/api/admin/incident/ip-blocks", body.clone()).await;
-        assert_eq!((status, answer["error"]["field"].as_str()), (422, Some(field)), "{body}: {answer}");
+        let (status, answer) = post(
+            &server,
+            &owner,
+            "/api/admin/incident/ip-blocks",
+            body.clone(),
+        )
+        .await;
+        assert_eq!(
+            (status, answer["error"]["field"].as_str()),
+            (422, Some(field)),
+            "{body}: {answer}"
+        );
     }
 
-    let (status, list) = server.call(Method::GET, "/api/admin/incident/ip-blocks", Some(&owner), None).await;
+    let (status, list) = server
+        .call(
+            Method::GET,
+            "/api/admin/incident/ip-blocks",
+            Some(&owner),
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
-    let ips: Vec<&str> = list["items"].as_array().unwrap().iter().map(|item| item["ip"].as_str().unwrap()).collect();
+    let ips: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["ip"].as_str().unwrap())
+        .collect();
     assert_eq!(ips, vec!["198.51.100.4", "2001:db8::42", "203.0.113.7"]);
 
-    let response = server.client.get(server.url("/api/admin/incident/ip-blocks/nftables")).bearer_auth(&owner).send().await.unwrap();
+    let response = server
+        .client
+        .get(server.url("/api/admin/incident/ip-blocks/nftables"))
+        .bearer_auth(&owner)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let ruleset = response.text().await.unwrap();
     assert!(ruleset.contains("203.0.113.7 timeout"), "{ruleset}");
     assert!(ruleset.contains("2001:db8::42 timeout"), "{ruleset}");
     nft_check(&ruleset);
 
-    let (status, body) = server.call(Method::DELETE, "/api/admin/incident/ip-blocks/203.0.113.7", Some(&owner), None).await;
-    assert_eq!((status.as_u16(), body["lifted"].as_bool()), (200, Some(true)), "{body}");
-    let (_, body) = server.call(Method::DELETE, "/api/admin/incident/ip-blocks/203.0.113.7", Some(&owner), None).await;
+    let (status, body) = server
+        .call(
+            Method::DELETE,
+            "/api/admin/incident/ip-blocks/203.0.113.7",
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), body["lifted"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
+    let (_, body) = server
+        .call(
+            Method::DELETE,
+            "/api/admin/incident/ip-blocks/203.0.113.7",
+            Some(&owner),
+            None,
+        )
+        .await;
     assert_eq!(body["lifted"], false);
-    let (status, _) = server.call(Method::DELETE, "/api/admin/incident/ip-blocks/not-an-ip", Some(&owner), None).await;
+    let (status, _) = server
+        .call(
+            Method::DELETE,
+            "/api/admin/incident/ip-blocks/not-an-ip",
+            Some(&owner),
+            None,
+        )
+        .await;
     assert_eq!(status, 422);
 
     // Blocks are durable: a restart keeps them.
     let mut server = server;
     server.restart().await;
     let owner = server.login("admin", OWNER_PASSWORD).await;
-    let (_, list) = server.call(Method::GET, "/api/admin/incident/ip-blocks", Some(&owner), None).await;
+    let (_, list) = server
+        .call(
+            Method::GET,
+            "/api/admin/incident/ip-blocks",
+            Some(&owner),
+            None,
+        )
+        .await;
     assert_eq!(list["items"].as_array().unwrap().len(), 2, "{list}");
 }
 
@@ -175,15 +342,32 @@ async fn remediation_from_the_command_line() {
     // Ending sessions from the console stops their refresh tokens at once (the database is
     // shared); their access tokens stop at the panel's next start, when it reloads the
     // durable revocations into the in-process store.
-    assert!(cli(&data_dir, &["revoke-sessions", "agent2"]).await.contains("ended 1 session"));
+    assert!(
+        cli(&data_dir, &["revoke-sessions", "agent2"])
+            .await
+            .contains("ended 1 session")
+    );
     let (status, _) = server
-        .call(Method::POST, "/api/auth/refresh", None, Some(json!({"refresh_token": pair["refresh_token"]})))
+        .call(
+            Method::POST,
+            "/api/auth/refresh",
+            None,
+            Some(json!({"refresh_token": pair["refresh_token"]})),
+        )
         .await;
     assert_eq!(status, 401);
     // Suspensions and forced resets are read from the database on every call.
-    cli(&data_dir, &["suspend", "agent2", "--reason", "console test"]).await;
+    cli(
+        &data_dir,
+        &["suspend", "agent2", "--reason", "console test"],
+    )
+    .await;
     assert_eq!(login_status(&server, "agent2", AGENT_PASSWORD).await.0, 401);
-    assert!(cli(&data_dir, &["suspend", "agent2"]).await.contains("already"));
+    assert!(
+        cli(&data_dir, &["suspend", "agent2"])
+            .await
+            .contains("already")
+    );
     cli(&data_dir, &["unsuspend", "agent2"]).await;
     assert_eq!(login_status(&server, "agent2", AGENT_PASSWORD).await.0, 200);
     cli(&data_dir, &["force-password-reset", "agent2"]).await;
@@ -195,21 +379,53 @@ async fn remediation_from_the_command_line() {
     cli(&data_dir, &["block-ip", "192.0.2.55", "--seconds", "900"]).await;
     cli(&data_dir, &["block-ip", "2001:db8::55"]).await;
     let listing = cli(&data_dir, &["blocks"]).await;
-    assert!(listing.contains("192.0.2.55") && listing.contains("2001:db8::55"), "{listing}");
+    assert!(
+        listing.contains("192.0.2.55") && listing.contains("2001:db8::55"),
+        "{listing}"
+    );
     let ruleset = cli(&data_dir, &["nftables"]).await;
     nft_check(&ruleset);
     let output = data_dir.join("blocklist.nft");
-    cli(&data_dir, &["nftables", "--output", output.to_str().unwrap()]).await;
-    assert!(std::fs::read_to_string(&output).unwrap().contains("2001:db8::55 timeout"));
-    assert!(cli(&data_dir, &["unblock-ip", "192.0.2.55"]).await.contains("lifted"));
+    cli(
+        &data_dir,
+        &["nftables", "--output", output.to_str().unwrap()],
+    )
+    .await;
+    assert!(
+        std::fs::read_to_string(&output)
+            .unwrap()
+            .contains("2001:db8::55 timeout")
+    );
+    assert!(
+        cli(&data_dir, &["unblock-ip", "192.0.2.55"])
+            .await
+            .contains("lifted")
+    );
     assert!(!cli(&data_dir, &["blocks"]).await.contains("192.0.2.55"));
 
     server.restart().await;
-    let (status, _) = server.call(Method::GET, "/api/admin/users", Some(&agent), None).await;
-    assert_eq!(status, 401, "a session ended from the console survived a restart");
+    let (status, _) = server
+        .call(Method::GET, "/api/admin/users", Some(&agent), None)
+        .await;
+    assert_eq!(
+        status, 401,
+        "a session ended from the console survived a restart"
+    );
     let owner = server.login("admin", OWNER_PASSWORD).await;
-    let (_, list) = server.call(Method::GET, "/api/admin/incident/ip-blocks", Some(&owner), None).await;
-    let ips: Vec<&str> = list["items"].as_array().unwrap().iter().map(|item| item["ip"].as_str().unwrap()).collect();
+    let (_, list) = server
+        .call(
+            Method::GET,
+            "/api/admin/incident/ip-blocks",
+            Some(&owner),
+            None,
+        )
+        .await;
+    let ips: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["ip"].as_str().unwrap())
+        .collect();
     assert_eq!(ips, vec!["2001:db8::55"]);
 
     // Bad input is a clear error that changes nothing.

@@ -104,7 +104,12 @@ fn promtool_check(text: &str) {
         .spawn()
         .expect("promtool is installed (scripts/test installs Debian's prometheus package)");
     use std::io::Write as _;
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(
         output.status.success(),
@@ -136,7 +141,12 @@ async fn metrics_pass_promtool_after_traffic_that_moves_every_counter() {
     assert_eq!(status, 401);
     // An access-control violation: agents may not run incident commands.
     let (status, _) = server
-        .call(Method::GET, "/api/admin/incident/ip-blocks", Some(&agent), None)
+        .call(
+            Method::GET,
+            "/api/admin/incident/ip-blocks",
+            Some(&agent),
+            None,
+        )
         .await;
     assert_eq!(status, 403);
     // Admin actions, and a path holding something that looks like a token.
@@ -150,16 +160,16 @@ async fn metrics_pass_promtool_after_traffic_that_moves_every_counter() {
         .await;
     assert_eq!(status, 201);
     let (status, _) = server
-        .call(Method::GET, "/api/admin/users/metricuser", Some(&owner), None)
+        .call(
+            Method::GET,
+            "/api/admin/users/metricuser",
+            Some(&owner),
+            None,
+        )
         .await;
     assert_eq!(status, 200);
     let (status, _) = server
-        .call(
-            Method::GET,
-            "/sub/tokenlike0123456789abcdef",
-            None,
-            None,
-        )
+        .call(Method::GET, "/sub/tokenlike0123456789abcdef", None, None)
         .await;
     assert_eq!(status, 404);
 
@@ -181,10 +191,22 @@ async fn metrics_pass_promtool_after_traffic_that_moves_every_counter() {
     .await;
     promtool_check(&text);
     for line in text.lines().filter(|line| !line.starts_with('#')) {
-        assert!(!line.contains("metricuser"), "a user name became a label: {line}");
-        assert!(!line.contains("tokenlike"), "a raw path became a label: {line}");
-        assert!(!line.contains(typed), "a typed password reached the metrics: {line}");
-        assert!(!line.contains("127.0.0.1"), "an address became a label: {line}");
+        assert!(
+            !line.contains("metricuser"),
+            "a user name became a label: {line}"
+        );
+        assert!(
+            !line.contains("tokenlike"),
+            "a raw path became a label: {line}"
+        );
+        assert!(
+            !line.contains(typed),
+            "a typed password reached the metrics: {line}"
+        );
+        assert!(
+            !line.contains("127.0.0.1"),
+            "an address became a label: {line}"
+        );
     }
     for line in text.lines().filter(|line| line.starts_with("# TYPE")) {
         let name = line.split_whitespace().nth(2).unwrap();
@@ -247,7 +269,10 @@ async fn failed_start(env: &[(&str, String)]) -> String {
         .await
         .expect("serve exits")
         .unwrap();
-    assert!(!output.status.success(), "serve started although it should not");
+    assert!(
+        !output.status.success(),
+        "serve started although it should not"
+    );
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 

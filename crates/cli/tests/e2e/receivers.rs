@@ -137,7 +137,9 @@ async fn receive(
     }
     let failing = state
         .failures_left
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1))
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+            left.checked_sub(1)
+        })
         .is_ok();
     if failing {
         return (StatusCode::INTERNAL_SERVER_ERROR, "try again").into_response();
@@ -192,11 +194,11 @@ impl SmtpReceiver {
         let key = rustls_pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der())
             .unwrap();
         let config = rustls::ServerConfig::builder_with_provider(spiritus_server::tls::provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![certified.cert.der().clone()], key)
-        .unwrap();
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![certified.cert.der().clone()], key)
+            .unwrap();
         let acceptor = TlsAcceptor::from(Arc::new(config));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
@@ -244,7 +246,11 @@ async fn session(stream: TcpStream, acceptor: TlsAcceptor, implicit_tls: bool) -
     }
     let mut plain = BufReader::new(stream);
     let mut mail = Mail::default();
-    plain.get_mut().write_all(b"220 localhost ESMTP test\r\n").await.ok()?;
+    plain
+        .get_mut()
+        .write_all(b"220 localhost ESMTP test\r\n")
+        .await
+        .ok()?;
     loop {
         let line = read_line(&mut plain).await?;
         let verb = line.to_ascii_uppercase();
@@ -255,7 +261,11 @@ async fn session(stream: TcpStream, acceptor: TlsAcceptor, implicit_tls: bool) -
                 .await
                 .ok()?;
         } else if verb.starts_with("STARTTLS") {
-            plain.get_mut().write_all(b"220 ready for TLS\r\n").await.ok()?;
+            plain
+                .get_mut()
+                .write_all(b"220 ready for TLS\r\n")
+                .await
+                .ok()?;
             let tls = acceptor.accept(plain.into_inner()).await.ok()?;
             mail.encrypted = true;
             converse(BufReader::new(tls), &mut mail, false).await?;
@@ -264,7 +274,11 @@ async fn session(stream: TcpStream, acceptor: TlsAcceptor, implicit_tls: bool) -
             return None;
         } else {
             // Nothing but STARTTLS is accepted before encryption.
-            plain.get_mut().write_all(b"530 STARTTLS first\r\n").await.ok()?;
+            plain
+                .get_mut()
+                .write_all(b"530 STARTTLS first\r\n")
+                .await
+                .ok()?;
         }
     }
 }
@@ -275,7 +289,11 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     if greet {
-        stream.get_mut().write_all(b"220 localhost ESMTP test\r\n").await.ok()?;
+        stream
+            .get_mut()
+            .write_all(b"220 localhost ESMTP test\r\n")
+            .await
+            .ok()?;
     }
     loop {
         let line = read_line(&mut stream).await?;
@@ -287,7 +305,9 @@ where
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(encoded)
                 .ok()?;
-            mail.auth = String::from_utf8_lossy(&decoded).trim_start_matches('\0').to_owned();
+            mail.auth = String::from_utf8_lossy(&decoded)
+                .trim_start_matches('\0')
+                .to_owned();
             b"235 2.7.0 accepted\r\n"
         } else if verb.starts_with("MAIL FROM") {
             b"250 ok\r\n"

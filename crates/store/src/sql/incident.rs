@@ -7,9 +7,9 @@ use serde_json::json;
 use sqlx::Row;
 use uuid::Uuid;
 
+use super::SqlStore;
 use super::audit::{AuditRecord, AuditRecordExt};
 use super::rows::{from_ms, to_ms};
-use super::SqlStore;
 use crate::ephemeral::IpBlock;
 use crate::error::StoreError;
 
