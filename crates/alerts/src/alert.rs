@@ -22,7 +22,7 @@ pub struct Alert {
     pub kind: &'static str,
     pub severity: Severity,
     pub action: AlertAction,
-    /// What the event is about (an address, an account id), for deduplication.
+    /// The subject of the event (an address, an account id), for deduplication.
     pub key: String,
     /// One line for humans.
     pub summary: String,
@@ -50,7 +50,7 @@ impl Alert {
         }
     }
 
-    /// The kind whose incident this alert opens or closes: a resolution names the kind of
+    /// Returns the kind whose incident this alert opens or closes: a resolution names the kind of
     /// the alert it resolves.
     pub fn incident_kind(&self) -> &'static str {
         match (self.action, self.kind) {
@@ -60,17 +60,17 @@ impl Alert {
         }
     }
 
-    /// A stable key naming the incident, shared by its trigger and its resolution.
+    /// Returns a stable key naming the incident, shared by its trigger and its resolution.
     pub fn dedup_key(&self) -> String {
         format!("spiritus/{}/{}", self.incident_kind(), self.key)
     }
 
-    /// The subject line: severity, kind and summary.
+    /// Returns the subject line: severity and summary.
     pub fn title(&self) -> String {
         format!("[Spiritus {}] {}", self.severity.as_str(), self.summary)
     }
 
-    /// A plain-text body: the summary, then one `field: value` line per detail.
+    /// Returns a plain-text body: the summary, then one `field: value` line per detail.
     pub fn text(&self) -> String {
         let mut text = format!("{}\n\nevent: {}\n", self.title(), self.kind);
         text.push_str(&format!(
@@ -90,7 +90,7 @@ impl Alert {
     }
 }
 
-/// What deduplication groups events by: the address or account they concern.
+/// Returns the key deduplication groups events by: the address or account they concern.
 fn key_of(event: &SecurityEvent) -> String {
     match event {
         SecurityEvent::RefreshTokenReused { account_id, .. }

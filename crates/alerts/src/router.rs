@@ -29,7 +29,7 @@ pub const DROP_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// Most (kind, key) pairs remembered for deduplication; past it the oldest are forgotten.
 const MAX_DEDUP_ENTRIES: usize = 10_000;
 
-/// How attempts are spaced.
+/// The spacing of delivery attempts.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
@@ -46,7 +46,7 @@ impl RetryPolicy {
         }
     }
 
-    /// The wait after failed attempt number `attempt` (1-based): doubling, capped.
+    /// Returns the wait after failed attempt number `attempt` (1-based): doubling, capped.
     pub fn delay_after(&self, attempt: u32) -> Duration {
         let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
         self.initial.saturating_mul(factor).min(self.max)
@@ -60,7 +60,7 @@ pub struct DedupWindow {
 }
 
 impl DedupWindow {
-    /// Whether an alert for `alert` may go out at `now`; records it if so. Resolutions always
+    /// Decides whether `alert` may go out at `now`, and records it if so. Resolutions always
     /// go out and clear the memory of the incident they close.
     pub fn admit(&mut self, alert: &Alert, window: Duration, now: DateTime<Utc>) -> bool {
         let incident = (alert.incident_kind().to_owned(), alert.key.clone());
@@ -99,7 +99,7 @@ impl DedupWindow {
     }
 }
 
-/// A channel's queue, as the router sees it.
+/// A channel's queue and filter, as used by the router.
 struct Outlet {
     name: Arc<str>,
     wants: Box<dyn Fn(&Alert) -> bool + Send + Sync>,

@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 /// How often histograms are folded into the rendered state.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Why the metrics endpoint could not start.
+/// An error that stops the metrics endpoint from starting.
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
     #[error("cannot install the metrics recorder: {0}")]
@@ -102,7 +102,7 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
     response
 }
 
-/// Where and how the scrape endpoint is served.
+/// The listener, exporter handle and token of the scrape endpoint.
 pub struct MetricsEndpoint {
     pub listener: TcpListener,
     pub handle: PrometheusHandle,
@@ -187,7 +187,7 @@ async fn scrape(State(state): State<ScrapeState>, headers: HeaderMap) -> Respons
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-/// Whether the request carries `Authorization: Bearer <expected>`, compared in constant time.
+/// Checks that the request carries `Authorization: Bearer <expected>`, in constant time.
 fn bearer_matches(headers: &HeaderMap, expected: &str) -> bool {
     let Some(presented) = headers
         .get(header::AUTHORIZATION)

@@ -104,7 +104,7 @@ impl Notifier for EmailNotifier {
         match self.transport.send(message).await {
             Ok(_) => Ok(()),
             Err(error) if error.is_permanent() => Err(SendError::permanent(format!(
-                "the SMTP server refused the message: {error}"
+                "the SMTP server rejected the message: {error}"
             ))),
             Err(error) => Err(SendError::retryable(format!(
                 "SMTP delivery failed: {error}"

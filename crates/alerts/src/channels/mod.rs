@@ -24,7 +24,7 @@ use crate::alert::{Alert, AlertAction};
 
 pub use webhook::{SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
 
-/// Why one delivery attempt failed.
+/// The failure of one delivery attempt.
 #[derive(Debug, thiserror::Error)]
 #[error("{detail}")]
 pub struct SendError {
@@ -49,7 +49,7 @@ impl SendError {
     }
 }
 
-/// Why a channel could not be set up at start.
+/// An error that stops a channel from being set up at start.
 #[derive(Debug, thiserror::Error)]
 pub enum ChannelError {
     #[error("alert channel {channel}: {message}")]
@@ -67,7 +67,7 @@ pub trait Notifier: Send + Sync {
     /// Delivers one alert. Called again for the same alert when a retryable error came back.
     async fn send(&self, alert: &Alert) -> Result<(), SendError>;
 
-    /// Whether this channel takes resolutions regardless of its severity threshold.
+    /// Returns whether this channel takes resolutions regardless of its severity threshold.
     fn takes_resolutions(&self) -> bool {
         false
     }
@@ -188,7 +188,7 @@ pub(crate) fn receiver_url(channel: &str, setting: &str, raw: &str) -> Result<Ur
     }
 }
 
-/// Sends a prepared request and classifies the answer. The error never holds the URL.
+/// Sends a prepared request and classifies the response. The error never contains the URL.
 pub(crate) async fn post(request: reqwest::RequestBuilder) -> Result<String, SendError> {
     let response = request.send().await.map_err(|error| {
         let error = error.without_url();
@@ -209,7 +209,7 @@ fn classify(status: StatusCode) -> Result<(), SendError> {
         Ok(())
     } else if status.is_redirection() {
         Err(SendError::permanent(format!(
-            "the receiver answered {status}, a redirect; alerts never follow redirects, so \
+            "the receiver returned {status}, a redirect; alerts never follow redirects, so \
              configure the final URL"
         )))
     } else if status.is_server_error()
@@ -217,11 +217,11 @@ fn classify(status: StatusCode) -> Result<(), SendError> {
         || status == StatusCode::REQUEST_TIMEOUT
     {
         Err(SendError::retryable(format!(
-            "the receiver answered {status}"
+            "the receiver returned {status}"
         )))
     } else {
         Err(SendError::permanent(format!(
-            "the receiver refused the alert with {status}"
+            "the receiver rejected the alert with {status}"
         )))
     }
 }

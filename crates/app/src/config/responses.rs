@@ -53,7 +53,7 @@ fn default_rules() -> Vec<ResponseRule> {
     ]
 }
 
-/// What an automatic response does.
+/// The action of an automatic response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResponseAction {

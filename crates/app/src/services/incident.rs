@@ -225,26 +225,37 @@ impl App {
         Ok(blocks.len())
     }
 
-    /// Marks an address's rate limits as tightened for `ttl`; the rate limiter reads it with
-    /// [`App::rate_limit_tightened`]. Kept in the ephemeral store, so replicas share it.
-    pub async fn tighten_rate_limit(&self, ip: IpAddr, ttl: Duration) -> Result<(), AppError> {
+    /// Marks an address's rate limits as tightened for `responses.tighten_seconds`. The rate
+    /// limiter reads the mark with [`App::rate_limit_tightened`]. The mark lives in the
+    /// ephemeral store, so replicas share it.
+    pub async fn tighten_rate_limit(&self, ip: IpAddr) -> Result<(), AppError> {
         let key = format!("{TIGHTENED_PREFIX}{}", network_canonical_ip(ip));
+        let ttl = self.tighten_period();
+        let unavailable =
+            |error: spiritus_store::StoreError| AppError::Unavailable(error.to_string());
         self.ephemeral()
             .clear_window(&key)
             .await
-            .and(self.ephemeral().hit_window(&key, ttl, 1, self.now()).await)
-            .map(|_| ())
-            .map_err(|error| AppError::Unavailable(error.to_string()))
+            .map_err(unavailable)?;
+        self.ephemeral()
+            .hit_window(&key, ttl, 1, self.now())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
-    /// Whether an address's rate limits are tightened now.
-    pub async fn rate_limit_tightened(&self, ip: IpAddr, ttl: Duration) -> Result<bool, AppError> {
+    /// Returns whether an address's rate limits are tightened now.
+    pub async fn rate_limit_tightened(&self, ip: IpAddr) -> Result<bool, AppError> {
         let key = format!("{TIGHTENED_PREFIX}{}", network_canonical_ip(ip));
         self.ephemeral()
-            .window_count(&key, ttl, self.now())
+            .window_count(&key, self.tighten_period(), self.now())
             .await
             .map(|count| count > 0)
             .map_err(|error| AppError::Unavailable(error.to_string()))
+    }
+
+    fn tighten_period(&self) -> Duration {
+        Duration::from_secs(self.config().responses.tighten_seconds)
     }
 
     /// Ends every session of an account with an audit entry naming the actor.

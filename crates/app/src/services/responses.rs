@@ -89,7 +89,7 @@ impl App {
         let reason = format!("automatic: {}", event.kind());
         if rule.action == ResponseAction::TightenRateLimit {
             let ttl = Duration::from_secs(self.config().responses.tighten_seconds);
-            self.tighten_rate_limit(ip, ttl).await?;
+            self.tighten_rate_limit(ip).await?;
             let now = self.now();
             let record = Actor::System
                 .audit(now, "incident.tighten_rate_limit", "ip")
@@ -175,5 +175,106 @@ impl App {
             Some(id) => Ok(self.store().account_by_id(id).await?),
             None => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use spiritus_auth::SecretKey;
+    use spiritus_core::events::{LoginFailure, SecurityEvent};
+    use spiritus_core::{Clock, ManualClock};
+    use spiritus_store::{MemoryStore, SqlStore};
+
+    use crate::config::Config;
+    use crate::keys::PanelKeys;
+    use crate::{App, AppParts, EventBus};
+
+    async fn app(config: &str, dir: &tempfile::TempDir) -> App {
+        let url = format!("sqlite://{}", dir.path().join("panel.db").display());
+        let store = SqlStore::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(
+            chrono::DateTime::from_timestamp(1_900_000_000, 0).unwrap(),
+        ));
+        let config: Config = toml::from_str(config).unwrap();
+        App::new(AppParts {
+            config,
+            ephemeral: Arc::new(MemoryStore::new(Arc::clone(&clock))),
+            clock,
+            store,
+            keys: PanelKeys {
+                jwt: vec![("k1".into(), SecretKey::generate(32))],
+                pepper: SecretKey::generate(32),
+                audit: spiritus_audit::keys::AuditSigningKey::generate(),
+                subscription: SecretKey::generate(32),
+                totp_encryption: SecretKey::generate(32),
+            },
+            events: EventBus::new(),
+        })
+        .unwrap()
+    }
+
+    fn failed_login(ip: [u8; 4]) -> Arc<SecurityEvent> {
+        Arc::new(SecurityEvent::LoginFailed {
+            username: "nobody".into(),
+            ip: ip.into(),
+            reason: LoginFailure::UnknownAccount,
+        })
+    }
+
+    #[tokio::test]
+    async fn threshold_rules_act_on_the_nth_event_and_are_audited_as_system() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(
+            "[[responses.rules]]\nevent = \"login_failed\"\naction = \"block_ip\"\nthreshold = 3\n",
+            &dir,
+        )
+        .await;
+        for _ in 0..2 {
+            app.respond(failed_login([203, 0, 113, 5])).await;
+        }
+        let now = app.now();
+        assert!(app.store().live_ip_blocks(now).await.unwrap().is_empty());
+        app.respond(failed_login([203, 0, 113, 5])).await;
+        let blocks = app.store().live_ip_blocks(now).await.unwrap();
+        assert_eq!(blocks.len(), 1);
+        assert_eq!(blocks[0].reason, "automatic: login_failed");
+        assert!(
+            app.ephemeral()
+                .ip_block("203.0.113.5", now)
+                .await
+                .unwrap()
+                .is_some()
+        );
+
+        let entries = app.store().audit_entries(0, 10).await.unwrap();
+        let block = entries
+            .iter()
+            .find(|entry| entry.action == "incident.block_ip")
+            .unwrap();
+        assert_eq!(block.actor_id, "system");
+    }
+
+    #[tokio::test]
+    async fn exempt_addresses_are_never_blocked_or_throttled() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(
+            "[responses]\nexempt = [\"203.0.113.0/24\"]\n\
+             [[responses.rules]]\nevent = \"login_failed\"\naction = \"block_ip\"\n\
+             [[responses.rules]]\nevent = \"login_failed\"\naction = \"tighten_rate_limit\"\n",
+            &dir,
+        )
+        .await;
+        app.respond(failed_login([203, 0, 113, 9])).await;
+        app.respond(failed_login([198, 51, 100, 9])).await;
+        let now = app.now();
+        let blocks = app.store().live_ip_blocks(now).await.unwrap();
+        let ips: Vec<&str> = blocks.iter().map(|block| block.ip.as_str()).collect();
+        assert_eq!(ips, vec!["198.51.100.9"]);
+        let tightened = |ip: [u8; 4]| app.rate_limit_tightened(ip.into());
+        assert!(tightened([198, 51, 100, 9]).await.unwrap());
+        assert!(!tightened([203, 0, 113, 9]).await.unwrap());
     }
 }

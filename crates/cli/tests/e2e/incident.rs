@@ -439,3 +439,137 @@ async fn remediation_from_the_command_line() {
     assert!(ok);
     assert!(help.contains("in-process"), "{help}");
 }
+
+/// Polls the block list until `ip` appears.
+async fn wait_for_block(server: &TestServer, token: &str, ip: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (_, list) = server
+            .call(
+                Method::GET,
+                "/api/admin/incident/ip-blocks",
+                Some(token),
+                None,
+            )
+            .await;
+        if let Some(block) = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|item| item["ip"] == ip)
+        {
+            return block.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{ip} was never blocked: {list}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+async fn failed_login_from(server: &TestServer, ip: &str, name: &str) {
+    let status = server
+        .client
+        .post(server.url("/api/auth/login"))
+        .header("X-Forwarded-For", ip)
+        .json(&json!({"username": name, "password": "not the password"}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn automatic_responses_follow_the_configured_rules() {
+    let config = "trusted_proxies = [\"127.0.0.1/32\"]\n\n\
+        [responses]\nexempt = [\"192.0.2.0/24\"]\n\n\
+        [[responses.rules]]\nevent = \"refresh_token_reused\"\naction = \"revoke_sessions\"\n\n\
+        [[responses.rules]]\nevent = \"login_failed\"\naction = \"block_ip\"\nthreshold = 3\n\
+        window_seconds = 600\nblock_seconds = 120\n\n\
+        [[responses.rules]]\nevent = \"login_failed\"\naction = \"suspend_account\"\nthreshold = 4\n";
+    let server = TestServer::start_with(
+        BINARY,
+        spiritus_test_support::ServerOptions {
+            env: Vec::new(),
+            config: Some(config.into()),
+        },
+    )
+    .await;
+    let owner = server.owner_token(OWNER_PASSWORD).await;
+    create_account(server.data_dir(), "agent3", "agent", AGENT_PASSWORD).await;
+
+    // Three failures from one address block it; two from another do not.
+    for _ in 0..3 {
+        failed_login_from(&server, "198.51.100.66", "nobody-here").await;
+    }
+    for _ in 0..2 {
+        failed_login_from(&server, "198.51.100.67", "nobody-here").await;
+    }
+    // The exempt network is never blocked.
+    for _ in 0..3 {
+        failed_login_from(&server, "192.0.2.10", "nobody-here").await;
+    }
+    let block = wait_for_block(&server, &owner, "198.51.100.66").await;
+    assert_eq!(block["reason"], "automatic: login_failed");
+    let (_, list) = server
+        .call(
+            Method::GET,
+            "/api/admin/incident/ip-blocks",
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+
+    // Four failures for one account suspend it, whichever addresses they came from.
+    for n in 0..4 {
+        failed_login_from(&server, &format!("203.0.113.{}", 100 + n), "agent3").await;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while login_status(&server, "agent3", AGENT_PASSWORD).await.0 != 401 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "agent3 was never suspended"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // A reused refresh token ends every session of its account, not only its own.
+    let (_, first) = login_status(&server, "admin", OWNER_PASSWORD).await;
+    let (_, second) = login_status(&server, "admin", OWNER_PASSWORD).await;
+    let refresh = first["refresh_token"].clone();
+    let (status, _) = server
+        .call(
+            Method::POST,
+            "/api/auth/refresh",
+            None,
+            Some(json!({"refresh_token": refresh})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = server
+        .call(
+            Method::POST,
+            "/api/auth/refresh",
+            None,
+            Some(json!({"refresh_token": refresh})),
+        )
+        .await;
+    assert_eq!(status, 401);
+    let other = second["access_token"].as_str().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while server
+        .call(Method::GET, "/api/admin/users", Some(other), None)
+        .await
+        .0
+        != 401
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other session survived the reuse"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
