@@ -27,6 +27,7 @@ struct Receivers {
     telegram: HttpReceiver,
     webhook: HttpReceiver,
     pagerduty: HttpReceiver,
+    redirect: HttpReceiver,
     starttls: SmtpReceiver,
     implicit: SmtpReceiver,
     _ca_dir: tempfile::TempDir,
@@ -38,6 +39,7 @@ async fn receivers() -> Receivers {
     let telegram = HttpReceiver::start(Plays::Telegram, 0, false).await;
     let webhook = HttpReceiver::start(Plays::Webhook, 1, false).await;
     let pagerduty = HttpReceiver::start(Plays::PagerDuty, 0, false).await;
+    let redirect = HttpReceiver::start(Plays::Redirect, 0, false).await;
     let starttls = SmtpReceiver::start(false).await;
     let implicit = SmtpReceiver::start(true).await;
     let ca_dir = tempfile::tempdir().unwrap();
@@ -65,11 +67,14 @@ async fn receivers() -> Receivers {
          [[alerts.channels]]\ntype = \"webhook\"\nurl = \"{webhook}\"\n\
          secret = \"env:MONITORING_TEST_WEBHOOK_SECRET\"\n\n\
          [[alerts.channels]]\ntype = \"pagerduty\"\nrouting_key = \"env:MONITORING_TEST_ROUTING_KEY\"\n\
-         base_url = \"{pagerduty}\"\n\n{starttls_channel}{implicit_channel}",
+         base_url = \"{pagerduty}\"\n\n\
+         [[alerts.channels]]\ntype = \"slack\"\nname = \"moved\"\nurl = \"{redirect}\"\n\n\
+         {starttls_channel}{implicit_channel}",
         slack = slack.url(SLACK_PATH),
         telegram = telegram.url(""),
         webhook = webhook.url("/hook"),
         pagerduty = pagerduty.url(""),
+        redirect = redirect.url("/moved"),
         starttls_channel = email(
             "mail-starttls",
             "starttls",
@@ -88,6 +93,7 @@ async fn receivers() -> Receivers {
         telegram,
         webhook,
         pagerduty,
+        redirect,
         starttls,
         implicit,
         _ca_dir: ca_dir,
@@ -322,16 +328,30 @@ async fn every_channel_delivers_one_alert_per_deduplicated_event() {
         assert!(!log.contains(secret), "the log holds {secret}");
     }
 
+    // A receiver that redirects gets one attempt per alert, never followed and never retried.
+    let moved = receivers.redirect.requests();
+    assert!(
+        moved.iter().all(|request| request.path == "/moved"),
+        "{moved:?}"
+    );
+    assert_eq!(moved.len(), receivers.slack.count());
+    assert!(
+        log.contains("redirect"),
+        "the redirect failure was not logged"
+    );
+
     let url = metrics_url(&server);
-    scrape_until(
+    let text = scrape_until(
         &url,
         &[
+            "spiritus_alerts_failed_total{channel=\"moved\"}",
             "spiritus_alerts_retried_total{channel=\"webhook\"} 1",
             "spiritus_alerts_sent_total{channel=\"mail-implicit\"}",
             "spiritus_alerts_deduplicated_total 2",
         ],
     )
     .await;
+    assert!(!text.contains("spiritus_alerts_retried_total{channel=\"moved\"}"));
 }
 
 /// Resident memory of a process in KiB.

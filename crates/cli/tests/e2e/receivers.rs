@@ -45,6 +45,8 @@ pub enum Plays {
     Telegram,
     Webhook,
     PagerDuty,
+    /// Answers every request with a redirect to another receiver.
+    Redirect,
 }
 
 #[derive(Clone)]
@@ -152,6 +154,11 @@ async fn receive(
         )
             .into_response(),
         Plays::Webhook => StatusCode::NO_CONTENT.into_response(),
+        Plays::Redirect => (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(axum::http::header::LOCATION, "http://127.0.0.1:9/elsewhere")],
+        )
+            .into_response(),
         Plays::PagerDuty => {
             let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
             (
