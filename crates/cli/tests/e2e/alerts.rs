@@ -329,14 +329,16 @@ async fn every_channel_delivers_one_alert_per_deduplicated_event() {
     }
 
     // A receiver that redirects gets one attempt per alert, never followed and never retried.
-    let moved = receivers.redirect.requests();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let slack_count = receivers.slack.count();
+    let moved = receivers.redirect.wait_for(slack_count, timeout).await;
     assert!(
         moved.iter().all(|request| request.path == "/moved"),
         "{moved:?}"
     );
-    assert_eq!(moved.len(), receivers.slack.count());
+    settles(&receivers.redirect, slack_count).await;
     assert!(
-        log.contains("redirect"),
+        server.log_text().contains("redirect"),
         "the redirect failure was not logged"
     );
 
