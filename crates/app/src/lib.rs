@@ -9,6 +9,7 @@
 pub mod actor;
 pub mod bootstrap;
 pub mod config;
+pub mod doctor;
 pub mod error;
 pub mod events;
 pub mod files;

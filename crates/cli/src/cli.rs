@@ -47,6 +47,8 @@ pub enum Command {
     /// addresses and export the blocks as firewall rules.
     #[command(subcommand, long_about = INCIDENT_ABOUT)]
     Incident(IncidentCommand),
+    /// Check whether this installation is ready for production; exits 1 when a check fails.
+    Doctor(DoctorArgs),
 }
 
 const INCIDENT_ABOUT: &str = "\
@@ -97,6 +99,19 @@ pub enum IncidentCommand {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -48,6 +48,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(command) => commands::user::run(&cli.global, command).await,
         Command::Tls(command) => commands::tls::run(&cli.global, command),
         Command::Migrate => commands::migrate::run(&cli.global).await,
+        Command::Doctor(args) => {
+            if commands::doctor::run(&cli.global, args).await? {
+                Ok(())
+            } else {
+                std::process::exit(1);
+            }
+        }
         Command::Incident(command) => commands::incident::run(&cli.global, command).await,
     }
 }

@@ -270,6 +270,26 @@ pub fn spki_pin_of_file(path: &Path) -> Result<String, TlsError> {
     spki_pin(leaf)
 }
 
+/// Whether the first certificate of a PEM file is self-signed, when it expires, and its
+/// subject, for `spiritus doctor`.
+pub fn certificate_facts(path: &Path) -> Result<spiritus_app::doctor::CertificateFacts, TlsError> {
+    let chain = read_chain(path)?;
+    let leaf = chain.first().ok_or_else(|| TlsError::NoCertificate {
+        path: path.to_owned(),
+    })?;
+    let (_, parsed) = x509_parser::parse_x509_certificate(leaf.as_ref())
+        .map_err(|error| TlsError::Parse(error.to_string()))?;
+    let self_signed = parsed.subject() == parsed.issuer() && parsed.verify_signature(None).is_ok();
+    let not_after = chrono::DateTime::from_timestamp(parsed.validity().not_after.timestamp(), 0)
+        .unwrap_or_default();
+    Ok(spiritus_app::doctor::CertificateFacts {
+        path: path.to_owned(),
+        self_signed,
+        not_after,
+        subject: parsed.subject().to_string(),
+    })
+}
+
 /// Subject and SHA-256 fingerprint of a client certificate, for the audit trail.
 pub fn describe_certificate(certificate: &CertificateDer<'_>) -> serde_json::Value {
     let fingerprint = hex_lower(&Sha256::digest(certificate.as_ref()));

@@ -22,6 +22,7 @@ const CERT_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
 pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let started_at = Instant::now();
     let mut loaded = load(global)?;
+    refuse_generated_secrets_in_production(&loaded)?;
     if let Some(listen) = args.listen {
         loaded.config.listen = listen;
     }
@@ -91,6 +92,47 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(Duration::from_secs(15), server).await;
     app.store().close().await;
     Ok(())
+}
+
+/// A production start with the keys generated at first start is refused: those keys live
+/// next to the database, which defeats keeping the pepper apart from it.
+fn refuse_generated_secrets_in_production(loaded: &crate::context::Loaded) -> anyhow::Result<()> {
+    use spiritus_app::config::Environment;
+    use spiritus_app::doctor::uses_generated_secret;
+
+    if loaded.config.environment != Environment::Production {
+        return Ok(());
+    }
+    let secrets = &loaded.config.secrets;
+    let mut generated: Vec<&str> = Vec::new();
+    if secrets
+        .jwt_keys
+        .iter()
+        .any(|key| uses_generated_secret(key, &loaded.data_dir))
+    {
+        generated.push("secrets.jwt_keys");
+    }
+    if secrets
+        .pepper
+        .as_deref()
+        .is_some_and(|value| uses_generated_secret(value, &loaded.data_dir))
+    {
+        generated.push("secrets.pepper");
+    }
+    if secrets
+        .audit_key
+        .as_deref()
+        .is_some_and(|value| uses_generated_secret(value, &loaded.data_dir))
+    {
+        generated.push("secrets.audit_key");
+    }
+    if generated.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "environment = \"production\" refuses the development keys generated at first start ({}); provision them in a secret store (vault:, sops:, env:, or file: outside the data directory) — see `spiritus doctor`",
+        generated.join(", ")
+    )
 }
 
 /// The configured certificate pair, or the generated self-signed one.

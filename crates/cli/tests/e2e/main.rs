@@ -11,6 +11,7 @@
 mod alerts;
 mod auth_flow;
 mod bad_input;
+mod doctor;
 mod incident;
 mod monitoring;
 mod receivers;

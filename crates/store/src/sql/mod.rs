@@ -186,6 +186,19 @@ impl SqlStore {
             .unwrap_or(0)
     }
 
+    /// Whether the connected PostgreSQL role is a superuser; always `false` on SQLite.
+    pub async fn database_role_is_superuser(&self) -> Result<bool, StoreError> {
+        if self.backend == Backend::Sqlite {
+            return Ok(false);
+        }
+        let superuser: i64 = sqlx::query_scalar(
+            "SELECT CASE WHEN rolsuper THEN 1 ELSE 0 END FROM pg_roles WHERE rolname = current_user",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(superuser == 1)
+    }
+
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
