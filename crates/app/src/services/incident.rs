@@ -308,6 +308,9 @@ impl App {
     }
 
     /// Raises `access_denied` for a caller whose role does not allow the call.
+    ///
+    /// NOTE: `count` is always 1 here: role denials are not counted per window, so every
+    /// denial is its own event (and the alert router deduplicates them per address).
     fn deny_role(&self, actor: &Actor, message: &str) -> AppError {
         if let Some(request) = actor.request() {
             self.events().emit(SecurityEvent::AccessDenied {
