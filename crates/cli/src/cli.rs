@@ -43,8 +43,62 @@ pub enum Command {
     Tls(TlsCommand),
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Respond to an incident: end sessions, force password resets, suspend accounts, block
+    /// addresses and export the blocks as firewall rules.
+    #[command(subcommand, long_about = INCIDENT_ABOUT)]
+    Incident(IncidentCommand),
     /// Check whether this installation is ready for production; exits 1 when a check fails.
     Doctor(DoctorArgs),
+}
+
+const INCIDENT_ABOUT: &str = "\
+Respond to an incident: end sessions, force password resets, suspend accounts, block
+addresses and export the blocks as firewall rules. Every command is audited with the actor
+`console`.
+
+Suspensions and forced password resets take effect at once, also on a running panel, which
+reads them from the database on every call. Ended sessions and IP blocks are written to the
+database and to the ephemeral store. With Redis (redis_url set) that store is shared, so
+`revoke-sessions`, `block-ip` and `unblock-ip` here reach a running panel at once. With the
+default in-process store a running panel reloads them only when it starts (refresh tokens of
+ended sessions stop at once; their access tokens at the next start): while the panel runs,
+use the API instead (POST /api/admin/incident/accounts/{name}/revoke-sessions,
+POST /api/admin/incident/ip-blocks, DELETE /api/admin/incident/ip-blocks/{ip}). `blocks` and
+`nftables` here always show what the database holds.";
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentCommand {
+    /// End every session of an account (its tokens stop working at once).
+    RevokeSessions { name: String },
+    /// Make an account change its password at its next login, and end its sessions.
+    ForcePasswordReset { name: String },
+    /// Suspend an account: it can no longer log in, and its sessions end.
+    Suspend {
+        name: String,
+        #[arg(long, default_value = "suspended from the console")]
+        reason: String,
+    },
+    /// Lift the suspension of an account.
+    Unsuspend { name: String },
+    /// Block a client address (IPv4 or IPv6).
+    BlockIp {
+        ip: String,
+        /// How long the block lasts; defaults to rate_limits.block_seconds.
+        #[arg(long)]
+        seconds: Option<u64>,
+        #[arg(long, default_value = "blocked from the console")]
+        reason: String,
+    },
+    /// Lift the block of a client address.
+    UnblockIp { ip: String },
+    /// List the blocked addresses.
+    Blocks,
+    /// Print the blocked addresses as an nftables ruleset (load it with `nft -f FILE`).
+    Nftables {
+        /// Write the ruleset to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -108,7 +108,7 @@ async fn connect_ephemeral(
 }
 
 /// Secret references with relative paths resolve against the configuration file's folder.
-fn resolve_context(global: &GlobalArgs, data_dir: &DataDir) -> ResolveContext {
+pub fn resolve_context(global: &GlobalArgs, data_dir: &DataDir) -> ResolveContext {
     let base = global
         .config
         .as_ref()

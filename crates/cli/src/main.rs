@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod context;
 mod logging;
+mod monitoring;
 
 use clap::Parser;
 
@@ -54,5 +55,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         }
+        Command::Incident(command) => commands::incident::run(&cli.global, command).await,
     }
 }

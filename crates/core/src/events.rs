@@ -7,11 +7,11 @@
 
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// How urgently an operator should look at an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Info,
@@ -168,9 +168,43 @@ pub enum SecurityEvent {
     OwnerWithoutSecondFactor {
         account_id: Uuid,
     },
+    /// An operator lifted a block of a client address.
+    IpUnblocked {
+        ip: IpAddr,
+        actor: String,
+    },
+    /// An operator lifted the suspension of an account.
+    AccountReinstated {
+        account_id: Uuid,
+        username: String,
+        actor: String,
+    },
 }
 
 impl SecurityEvent {
+    /// Every value [`SecurityEvent::kind`] can return, for configuration that names kinds.
+    pub const KINDS: &'static [&'static str] = &[
+        "login_succeeded",
+        "login_failed",
+        "second_factor_challenged",
+        "token_refreshed",
+        "refresh_token_reused",
+        "logged_out",
+        "password_changed",
+        "access_denied",
+        "new_location",
+        "honey_account_used",
+        "account_suspended",
+        "ip_blocked",
+        "reconnaissance",
+        "core_crashed",
+        "audit_verification_failed",
+        "admin_action",
+        "owner_without_second_factor",
+        "ip_unblocked",
+        "account_reinstated",
+    ];
+
     /// A stable snake_case name, used as a metric label, alert key and log field.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -191,6 +225,8 @@ impl SecurityEvent {
             SecurityEvent::AuditVerificationFailed { .. } => "audit_verification_failed",
             SecurityEvent::AdminAction { .. } => "admin_action",
             SecurityEvent::OwnerWithoutSecondFactor { .. } => "owner_without_second_factor",
+            SecurityEvent::IpUnblocked { .. } => "ip_unblocked",
+            SecurityEvent::AccountReinstated { .. } => "account_reinstated",
         }
     }
 
@@ -201,7 +237,9 @@ impl SecurityEvent {
             | SecurityEvent::TokenRefreshed { .. }
             | SecurityEvent::LoggedOut { .. }
             | SecurityEvent::PasswordChanged { .. }
-            | SecurityEvent::AdminAction { .. } => Severity::Info,
+            | SecurityEvent::AdminAction { .. }
+            | SecurityEvent::IpUnblocked { .. }
+            | SecurityEvent::AccountReinstated { .. } => Severity::Info,
             SecurityEvent::LoginFailed { .. }
             | SecurityEvent::AccessDenied { .. }
             | SecurityEvent::NewLocation { .. }
@@ -228,7 +266,8 @@ impl SecurityEvent {
             | SecurityEvent::AccessDenied { ip, .. }
             | SecurityEvent::NewLocation { ip, .. }
             | SecurityEvent::HoneyAccountUsed { ip, .. }
-            | SecurityEvent::IpBlocked { ip, .. } => Some(*ip),
+            | SecurityEvent::IpBlocked { ip, .. }
+            | SecurityEvent::IpUnblocked { ip, .. } => Some(*ip),
             SecurityEvent::PasswordChanged { ip, .. } => *ip,
             _ => None,
         }

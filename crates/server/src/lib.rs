@@ -12,6 +12,7 @@ pub mod extract;
 pub mod headers;
 pub mod limits;
 pub mod listener;
+pub mod metrics;
 pub mod perimeter;
 pub mod redirect;
 pub mod routes;

@@ -5,8 +5,10 @@
 //! ignored setting. Secret settings hold references (`env:`, `file:`, `vault:`, `sops:` or a
 //! literal) that [`crate::secrets`] resolves.
 
+mod alerts;
 mod load;
 mod network;
+mod responses;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,8 +16,13 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use spiritus_proxy::settings::CoreSettings;
 
+pub use alerts::{
+    AlertsConfig, ChannelConfig, ChatId, EmailChannel, PagerDutyChannel, SlackChannel, SmtpTls,
+    TelegramChannel, WebhookChannel,
+};
 pub use load::{ConfigError, ENV_PREFIX, load_config, render_default_config};
 pub use network::{Cidr, CidrList, canonical_ip as network_canonical_ip, parse_cidr};
+pub use responses::{EventKind, ResponseAction, ResponseRule, ResponsesConfig};
 
 /// Where the panel runs: production makes `serve` refuse generated development secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -82,6 +89,10 @@ pub struct Config {
     pub rate_limits: RateLimitConfig,
     #[serde(default)]
     pub subscription: SubscriptionConfig,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+    #[serde(default)]
+    pub responses: ResponsesConfig,
 }
 
 fn default_listen() -> SocketAddr {

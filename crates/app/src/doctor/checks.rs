@@ -332,8 +332,21 @@ pub(super) fn backups() -> Check {
 }
 
 pub(super) fn alerting(config: &Config) -> Check {
-    let _ = config;
-    Check::unavailable("alerting", "alert channels are not part of this build yet")
+    let id = "alerting";
+    let channels = &config.alerts.channels;
+    if channels.is_empty() {
+        return Check::fail(
+            id,
+            "no alert channel is configured, so nobody hears of an intrusion",
+            "add an [[alerts.channels]] entry (email, slack, telegram, webhook or pagerduty); \
+             see docs/incident-response.md",
+        );
+    }
+    let names: Vec<String> = channels
+        .iter()
+        .map(|channel| format!("{} ({})", channel.name(), channel.type_name()))
+        .collect();
+    Check::pass(id, format!("alerts go to {}", names.join(", ")))
 }
 
 pub(super) fn rate_limits(config: &Config) -> Check {

@@ -110,6 +110,11 @@ impl App {
             }
         }
 
+        if account.suspension.is_some() {
+            self.reject_login(username, LoginFailure::AccountSuspended, request)
+                .await;
+            return Err(AppError::InvalidCredentials);
+        }
         self.after_password(PasswordChecked::new(account), request)
             .await
     }

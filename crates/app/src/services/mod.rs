@@ -3,5 +3,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod denials;
+pub mod incident;
 pub mod mfa;
+pub mod responses;
 pub mod users;

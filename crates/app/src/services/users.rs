@@ -332,7 +332,7 @@ impl App {
         Ok(user)
     }
 
-    fn note_admin_action(&self, actor: &Actor, action: &str) {
+    pub(crate) fn note_admin_action(&self, actor: &Actor, action: &str) {
         if let Actor::Account { principal, .. } = actor {
             self.events().emit(SecurityEvent::AdminAction {
                 actor_id: principal.id(),

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod doctor;
+pub mod incident;
 pub mod migrate;
 pub mod serve;
 pub mod tls;

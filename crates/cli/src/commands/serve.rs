@@ -35,6 +35,11 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", loaded.config.listen))?;
     let local = listener.local_addr()?;
+    let metrics_listener = crate::monitoring::bind_metrics(
+        &loaded.config.metrics.listen,
+        loaded.config.metrics.bearer_token.is_some(),
+    )
+    .await?;
     if loaded.config.public_url.is_none() {
         loaded.config.public_url = Some(format!("https://{local}"));
     }
@@ -73,6 +78,8 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
         println!("  This password is shown only now. Log in and change it: every call but the");
         println!("  password change is refused until you do.");
     }
+    let resolve = crate::context::resolve_context(global, &opened.data_dir);
+    let _monitoring = crate::monitoring::start(&app, metrics_listener, &resolve).await?;
     let pin = spki_pin_of_file(&cert_path)?;
     println!("TLS certificate SPKI SHA-256 pin: {pin}");
     if let Some((listener, _)) = &redirect {

@@ -41,7 +41,11 @@ fn fresh_development_setup_is_not_ready() {
     let dir = tempfile::tempdir().unwrap();
     let (code, checks) = doctor(dir.path(), &[]);
     assert_eq!(code, 1);
-    for id in ["secrets_not_generated_defaults", "admin_allowlist"] {
+    for id in [
+        "secrets_not_generated_defaults",
+        "admin_allowlist",
+        "alerting",
+    ] {
         assert_eq!(verdict(&checks, id), "fail", "{id}");
     }
     assert_eq!(verdict(&checks, "tls_certificate"), "warn");
@@ -123,6 +127,8 @@ fn hardened_setup_has_no_failure() {
             "environment = \"production\"\nadmin_allowlist = [\"10.0.0.0/8\"]\n\
              [tls]\ncert = {:?}\nkey = {:?}\n\
              [metrics]\nlisten = \"off\"\n\
+             [[alerts.channels]]\ntype = \"webhook\"\nurl = \"https://siem.example.test/hook\"\n\
+             secret = \"env:TEST_WEBHOOK_SECRET\"\n\
              [secrets]\njwt_keys = [\"env:TEST_JWT_KEY\"]\npepper = \"env:TEST_PEPPER\"\naudit_key = \"env:TEST_AUDIT_KEY\"\n",
             cert_path, key_path
         ),
@@ -147,6 +153,7 @@ fn hardened_setup_has_no_failure() {
     assert!(failed.is_empty(), "{failed:?}");
     assert_eq!(code, 0);
     assert_eq!(verdict(&checks, "tls_certificate"), "pass");
+    assert_eq!(verdict(&checks, "alerting"), "pass");
     // No generated key file was written when every secret comes from elsewhere.
     assert!(!dir.path().join("secrets/pepper.key").exists());
 }

@@ -8,17 +8,21 @@
     reason = "a test fails loudly on the first broken step"
 )]
 
+mod alerts;
 mod auth_flow;
 mod backends;
 mod bad_input;
 mod doctor;
+mod incident;
 mod mfa;
+mod monitoring;
 mod perimeter_allowlist;
 mod perimeter_browser;
 mod perimeter_geo;
 mod perimeter_limits;
 mod perimeter_support;
 mod perimeter_tls;
+mod receivers;
 mod redis_outage;
 mod replicas;
 mod users;

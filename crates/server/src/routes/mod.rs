@@ -14,6 +14,7 @@ pub mod accounts;
 pub mod auth;
 pub mod mfa;
 pub mod passkeys;
+pub mod remediation;
 pub mod system;
 pub mod users;
 
@@ -66,6 +67,22 @@ fn account_routes() -> Router<ServerState> {
         )
 }
 
+/// Remediation commands under `/api/admin/incident`.
+fn incident_routes() -> Router<ServerState> {
+    use remediation as r;
+    Router::new()
+        .route("/accounts/{name}/revoke-sessions", post(r::revoke_sessions))
+        .route(
+            "/accounts/{name}/force-password-reset",
+            post(r::force_password_reset),
+        )
+        .route("/accounts/{name}/suspend", post(r::suspend))
+        .route("/accounts/{name}/unsuspend", post(r::unsuspend))
+        .route("/ip-blocks", get(r::list_blocks).post(r::block))
+        .route("/ip-blocks/nftables", get(r::nftables))
+        .route("/ip-blocks/{ip}", axum::routing::delete(r::unblock))
+}
+
 /// Builds the full application router behind the perimeter checks.
 pub fn router(state: ServerState, perimeter: Perimeter) -> Router {
     let config = state.app.config().clone();
@@ -109,17 +126,20 @@ pub fn router(state: ServerState, perimeter: Perimeter) -> Router {
         )
         .route("/system", get(system::system))
         .merge(account_routes())
-        .merge(bulk);
+        .merge(bulk)
+        .nest("/incident", incident_routes());
 
     Router::new()
         .route("/healthz", get(system::health))
         .nest("/api/auth", auth)
         .nest("/api/admin", admin)
+        .route_layer(from_fn(crate::metrics::label_route))
         .layer(DefaultBodyLimit::max(config.limits.body_bytes))
         .layer(from_fn_with_state(perimeter, guard_request))
         .layer(from_fn_with_state(cors, apply_cors))
         .layer(from_fn_with_state(request_time, limit_request_time))
         .layer(from_fn(normalize_errors))
         .layer(from_fn_with_state(security_headers, add_security_headers))
+        .layer(from_fn(crate::metrics::track_requests))
         .with_state(state)
 }

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod audit;
+mod incident;
 mod known_ips;
 mod passkeys;
 mod rows;
