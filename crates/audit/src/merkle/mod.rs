@@ -32,6 +32,12 @@ pub fn leaf_hash(leaf_input: &[u8]) -> Hash {
     Hash(hasher.finalize().into())
 }
 
+/// Leaf hash of an audit entry: the RFC 9162 leaf hash with the 32-byte entry hash as the
+/// leaf input, SHA-256(0x00 || `entry_hash`).
+pub fn entry_leaf_hash(entry_hash: &Hash) -> Hash {
+    leaf_hash(entry_hash.as_bytes())
+}
+
 /// RFC 9162 interior node hash: SHA-256(0x01 || `left` || `right`).
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     let mut hasher = Sha256::new();
@@ -93,7 +99,7 @@ impl LeafHashes for Vec<Hash> {
     }
 }
 
-/// Entries as leaves: each leaf hash is computed from the entry's canonical encoding when asked.
+/// Entries as leaves: each leaf hash is computed from the entry's stored hash when asked.
 impl LeafHashes for [AuditEntry] {
     fn len(&self) -> u64 {
         <[AuditEntry]>::len(self) as u64

@@ -9,7 +9,7 @@ use crate::checkpoint::SignedCheckpoint;
 use crate::entry::AuditEntry;
 use crate::hash::{Hash, PrevHash};
 use crate::keys::AuditVerifyingKey;
-use crate::merkle::{CompactRange, empty_root, leaf_hash};
+use crate::merkle::{CompactRange, empty_root, entry_leaf_hash};
 use crate::tree_head::SignedTreeHead;
 
 /// A hole in the index sequence whose cause is still open: if the missing index turns up
@@ -111,7 +111,9 @@ impl LogVerifier {
         self.buffer.clear();
         encode_entry(entry, &mut self.buffer);
         let computed = Hash::digest(&self.buffer);
-        self.range.append(leaf_hash(&self.buffer));
+        // The leaf commits to the stored hash; a stored hash that differs from `computed` is
+        // reported below as an edited entry.
+        self.range.append(entry_leaf_hash(&entry.hash));
 
         if let Some(root) = self.trusted_roots.get_mut(&self.range.size()) {
             *root = Some(self.range.root());

@@ -153,7 +153,8 @@ impl SqlStore {
         rows.iter().map(entry_from_row).collect()
     }
 
-    /// The stored leaf hashes of entries with `from <= index < to`, in order.
+    /// The stored leaf hashes (SHA-256(0x00 || entry hash)) of entries with
+    /// `from <= index < to`, in order.
     pub async fn audit_leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<Hash>, StoreError> {
         let rows = sqlx::query(
             "SELECT idx, leaf_hash FROM audit_log WHERE idx >= $1 AND idx < $2 ORDER BY idx",
@@ -322,6 +323,7 @@ async fn insert_entry(tx: &mut WriteTx<'_>, entry: &AuditEntry) -> Result<(), St
     .bind(entry.error.clone())
     .bind(prev_text(&entry.prev_hash))
     .bind(entry.hash.as_bytes().to_vec())
+    // SHA-256(0x00 || hash): kept beside the entry so proofs read 32 bytes per leaf.
     .bind(entry.leaf_hash().as_bytes().to_vec())
     .execute(&mut *tx.tx)
     .await?;
