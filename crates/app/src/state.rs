@@ -41,6 +41,7 @@ pub(crate) struct Inner {
     pub(crate) audit_key: spiritus_audit::keys::AuditSigningKey,
     pub(crate) events: EventBus,
     pub(crate) hashing: HashingGate,
+    pub(crate) audit: crate::services::audit::AuditRuntime,
 }
 
 impl std::fmt::Debug for App {
@@ -71,6 +72,7 @@ impl App {
                 ephemeral: parts.ephemeral,
                 events: parts.events,
                 hashing,
+                audit: Default::default(),
             }),
         })
     }

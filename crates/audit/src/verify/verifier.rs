@@ -225,6 +225,16 @@ impl LogVerifier {
         }
     }
 
+    /// Number of entries in the log so far, pruned ones included.
+    pub fn tree_size(&self) -> u64 {
+        self.range.size()
+    }
+
+    /// Merkle root recomputed over every entry so far.
+    pub fn root(&self) -> Hash {
+        self.range.root()
+    }
+
     /// Ends the verification against the latest signed `tree_head`.
     pub fn finish(mut self, tree_head: &SignedTreeHead) -> VerifyReport {
         let first_failure = self.first_failure(tree_head);

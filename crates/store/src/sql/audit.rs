@@ -243,15 +243,39 @@ impl SqlStore {
         Ok(body)
     }
 
-    /// Deletes entries below `pruned_size` and stores the signed checkpoint that replaces
-    /// them, in one transaction.
+    /// The JSON of every stored tree head, smallest size first.
+    pub async fn audit_tree_heads(&self) -> Result<Vec<String>, StoreError> {
+        let bodies: Vec<String> =
+            sqlx::query_scalar("SELECT body FROM audit_tree_heads ORDER BY tree_size")
+                .fetch_all(self.pool())
+                .await?;
+        Ok(bodies)
+    }
+
+    /// Deletes entries below `pruned_size`, stores the signed checkpoint that replaces them
+    /// and appends `record` (the prune's own audit entry), all in one transaction.
+    ///
+    /// `previous_pruned` is the size of the checkpoint the new one extends; when another
+    /// replica stored a newer checkpoint meanwhile, nothing changes and the call fails with
+    /// [`StoreError::Conflict`]. Returns the number of entries deleted and the new entry.
     pub async fn prune_audit(
         &self,
+        previous_pruned: u64,
         pruned_size: u64,
         checkpoint_body: &str,
         now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
+        record: AuditRecord,
+    ) -> Result<(u64, AuditEntry), StoreError> {
         let mut tx = self.write().await?;
+        let newest: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(pruned_size) FROM audit_checkpoints")
+                .fetch_one(&mut *tx.tx)
+                .await?;
+        if newest.unwrap_or(0) != index_i64(previous_pruned) {
+            return Err(StoreError::Conflict {
+                what: "audit checkpoint",
+            });
+        }
         sqlx::query(
             "INSERT INTO audit_checkpoints (pruned_size, body, created_at) VALUES ($1, $2, $3)",
         )
@@ -265,8 +289,9 @@ impl SqlStore {
             .execute(&mut *tx.tx)
             .await?
             .rows_affected();
+        let entry = self.append_audit(&mut tx, record, now).await?;
         tx.commit().await?;
-        Ok(removed)
+        Ok((removed, entry))
     }
 
     /// The index of the first entry at or after `time`, if any.
