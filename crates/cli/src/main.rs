@@ -47,5 +47,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(command) => commands::user::run(&cli.global, command).await,
         Command::Tls(command) => commands::tls::run(&cli.global, command),
         Command::Migrate => commands::migrate::run(&cli.global).await,
+        Command::Audit(command) => commands::audit::run(&cli.global, command).await,
     }
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod admin;
+pub mod audit;
 pub mod migrate;
 pub mod serve;
 pub mod tls;

@@ -70,6 +70,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
         max_connections: config.limits.max_connections,
     };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let audit_jobs = app.spawn_audit_jobs(shutdown_rx.clone());
     let server = tokio::spawn(serve_https(
         listener,
         tls,
@@ -82,6 +83,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     let _ = shutdown_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(15), server).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), audit_jobs).await;
     app.store().close().await;
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! Layers run outermost first: security headers (so every response has them, errors
 //! included), then error-body normalisation, then the body limit, then the handlers.
 
+pub mod audit;
 pub mod auth;
 pub mod system;
 pub mod users;
@@ -48,6 +49,12 @@ pub fn router(state: ServerState) -> Router {
             post(users::rotate_subscription),
         )
         .route("/system", get(system::system))
+        .route("/audit", get(audit::query))
+        .route("/audit/tree-head", get(audit::tree_head))
+        .route("/audit/proof/inclusion", get(audit::inclusion_proof))
+        .route("/audit/proof/consistency", get(audit::consistency_proof))
+        .route("/audit/verify", post(audit::verify))
+        .route("/audit/export", get(audit::export))
         .merge(bulk);
 
     Router::new()
