@@ -8,6 +8,8 @@
     reason = "a test fails loudly on the first broken step"
 )]
 
+mod audit;
+mod audit_fail2ban;
 mod auth_flow;
 mod bad_input;
 mod users;
