@@ -44,7 +44,10 @@ pub async fn run(global: &GlobalArgs, command: &AuditCommand) -> anyhow::Result<
                     "pruned {} entries; entries before index {size} are now covered by a signed checkpoint",
                     outcome.removed
                 ),
-                None => println!("no entry is older than the retention period ({})", outcome.cutoff),
+                None => println!(
+                    "no entry is older than the retention period ({})",
+                    outcome.cutoff
+                ),
             }
             Ok(())
         }
@@ -87,8 +90,8 @@ async fn verify_export_file(
     let first_line = std::fs::read_to_string(export)
         .map(|text| text.lines().next().unwrap_or_default().to_owned())
         .with_context(|| format!("cannot read {}", export.display()))?;
-    let file = std::fs::File::open(export)
-        .with_context(|| format!("cannot open {}", export.display()))?;
+    let file =
+        std::fs::File::open(export).with_context(|| format!("cannot open {}", export.display()))?;
     let reader = BufReader::new(file);
     let verdict = if is_proof_export_header(&first_line) {
         verify_proof_export(reader, pinned.as_ref(), &trusted)
@@ -116,7 +119,9 @@ async fn pinned_key(
         return Ok(None);
     }
     let app = open(global).await?.app;
-    trusted.extend(spiritus_app::services::audit::witness::read_heads(app.config())?);
+    trusted.extend(spiritus_app::services::audit::witness::read_heads(
+        app.config(),
+    )?);
     let key = app.audit_key().verifying_key();
     app.store().close().await;
     Ok(Some(key))
@@ -128,14 +133,13 @@ fn trusted_heads(args: &AuditVerifyArgs) -> anyhow::Result<Vec<SignedTreeHead>> 
     for path in &args.tree_head {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let head: SignedTreeHead = serde_json::from_str(&text).with_context(|| {
-            format!("{} does not hold a signed tree head", path.display())
-        })?;
+        let head: SignedTreeHead = serde_json::from_str(&text)
+            .with_context(|| format!("{} does not hold a signed tree head", path.display()))?;
         heads.push(head);
     }
     for path in &args.witness {
-        let file = std::fs::File::open(path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
+        let file =
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         heads.extend(parse_witness(BufReader::new(file))?);
     }
     Ok(heads)

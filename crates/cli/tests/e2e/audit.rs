@@ -28,7 +28,10 @@ async fn scene(with_witness: bool) -> Scene {
     let witness_dir = tempfile::tempdir().unwrap();
     let witness = witness_dir.path().join("witness.jsonl");
     let config = if with_witness {
-        format!("[audit]\nwitness_file = {:?}\n", witness.display().to_string())
+        format!(
+            "[audit]\nwitness_file = {:?}\n",
+            witness.display().to_string()
+        )
     } else {
         String::new()
     };
@@ -53,14 +56,22 @@ async fn scene(with_witness: bool) -> Scene {
         assert_eq!(status, 201, "{body}");
     }
     let (status, head) = server
-        .call(Method::GET, "/api/admin/audit/tree-head", Some(&token), None)
+        .call(
+            Method::GET,
+            "/api/admin/audit/tree-head",
+            Some(&token),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{head}");
     let head_file = witness_dir.path().join("head.json");
     std::fs::write(&head_file, head.to_string()).unwrap();
     if with_witness {
         let witnessed = std::fs::read_to_string(&witness).unwrap();
-        assert!(witnessed.contains(head["root_hash"].as_str().unwrap()), "{witnessed}");
+        assert!(
+            witnessed.contains(head["root_hash"].as_str().unwrap()),
+            "{witnessed}"
+        );
     }
     Scene {
         server,
@@ -81,7 +92,10 @@ fn verify_cli(data_dir: &Path, extra: &[&str]) -> Output {
 }
 
 async fn store_of(server: &TestServer) -> SqlStore {
-    let url = format!("sqlite://{}", server.data_dir().join("spiritus.db").display());
+    let url = format!(
+        "sqlite://{}",
+        server.data_dir().join("spiritus.db").display()
+    );
     SqlStore::connect(&url).await.unwrap()
 }
 
@@ -166,7 +180,11 @@ async fn edited_field_is_found_at_its_entry() {
 async fn entry_deleted_from_the_middle_is_found() {
     let mut scene = scene(false).await;
     scene.server.stop().await;
-    raw(&scene.server, &["DELETE FROM audit_log WHERE idx = 4".into()]).await;
+    raw(
+        &scene.server,
+        &["DELETE FROM audit_log WHERE idx = 4".into()],
+    )
+    .await;
     assert_detected(&mut scene, &[], "chain_broken_deleted", Some(4)).await;
 }
 
@@ -322,13 +340,23 @@ async fn proofs_from_the_api_verify_and_a_flipped_bit_fails() {
     let token = server.login("admin", OWNER_PASSWORD).await;
     let first = scene.head.clone();
     let (_, second) = server
-        .call(Method::GET, "/api/admin/audit/tree-head", Some(&token), None)
+        .call(
+            Method::GET,
+            "/api/admin/audit/tree-head",
+            Some(&token),
+            None,
+        )
         .await;
     let second: SignedTreeHead = serde_json::from_value(second).unwrap();
     assert!(second.tree_size > first.tree_size);
 
     let (status, page) = server
-        .call(Method::GET, "/api/admin/audit?action=user.create&limit=1", Some(&token), None)
+        .call(
+            Method::GET,
+            "/api/admin/audit?action=user.create&limit=1",
+            Some(&token),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{page}");
     let entry: AuditEntry = serde_json::from_value(page["items"][0].clone()).unwrap();
@@ -358,9 +386,18 @@ async fn proofs_from_the_api_verify_and_a_flipped_bit_fails() {
     assert!(proof.verify(&first.root_hash, &second.root_hash).is_err());
 
     for (path, field) in [
-        ("/api/admin/audit/proof/inclusion?index=x&tree_size=3", "index"),
-        ("/api/admin/audit/proof/inclusion?index=0&tree_size=999999", "tree_size"),
-        ("/api/admin/audit/proof/consistency?first=0&second=2", "first"),
+        (
+            "/api/admin/audit/proof/inclusion?index=x&tree_size=3",
+            "index",
+        ),
+        (
+            "/api/admin/audit/proof/inclusion?index=0&tree_size=999999",
+            "tree_size",
+        ),
+        (
+            "/api/admin/audit/proof/consistency?first=0&second=2",
+            "first",
+        ),
         ("/api/admin/audit?success=maybe", "success"),
         ("/api/admin/audit?from=yesterday", "from"),
         ("/api/admin/audit?cursor=abc", "cursor"),
@@ -390,7 +427,10 @@ async fn exports_verify_offline_and_filtered_ones_carry_proofs() {
     .unwrap()
     .to_hex();
 
-    for (query, name) in [("", "full.jsonl"), ("?action=user.create", "filtered.jsonl")] {
+    for (query, name) in [
+        ("", "full.jsonl"),
+        ("?action=user.create", "filtered.jsonl"),
+    ] {
         let response = server
             .client
             .get(server.url(&format!("/api/admin/audit/export{query}")))

@@ -80,9 +80,10 @@ fn parse_u64(field: &'static str, raw: Option<&str>) -> Result<u64, AppError> {
 /// A text filter: empty means "no filter", and the length is bounded.
 fn text(field: &'static str, raw: Option<String>) -> Result<Option<String>, AppError> {
     match raw {
-        Some(value) if value.chars().count() > 256 => {
-            Err(AppError::validation(field, "must be at most 256 characters"))
-        }
+        Some(value) if value.chars().count() > 256 => Err(AppError::validation(
+            field,
+            "must be at most 256 characters",
+        )),
         Some(value) if value.is_empty() => Ok(None),
         other => Ok(other),
     }
@@ -139,7 +140,9 @@ pub async fn query(
     require_auditor(&state, &principal, &context, "/api/admin/audit").await?;
     let filter = params.into_filter(50, 1000)?;
     let page = state.app.query_audit_log(&filter).await?;
-    Ok(Json(json!({ "items": page.items, "next_cursor": page.next_cursor })))
+    Ok(Json(
+        json!({ "items": page.items, "next_cursor": page.next_cursor }),
+    ))
 }
 
 /// `GET /api/admin/audit/tree-head`: a freshly signed head over the whole log.
@@ -166,10 +169,18 @@ pub async fn inclusion_proof(
     Authenticated(principal): Authenticated,
     Query(params): Query<InclusionParams>,
 ) -> ApiResult<Json<InclusionProof>> {
-    require_auditor(&state, &principal, &context, "/api/admin/audit/proof/inclusion").await?;
+    require_auditor(
+        &state,
+        &principal,
+        &context,
+        "/api/admin/audit/proof/inclusion",
+    )
+    .await?;
     let index = parse_u64("index", params.index.as_deref())?;
     let tree_size = parse_u64("tree_size", params.tree_size.as_deref())?;
-    Ok(Json(state.app.audit_inclusion_proof(index, tree_size).await?))
+    Ok(Json(
+        state.app.audit_inclusion_proof(index, tree_size).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -186,10 +197,18 @@ pub async fn consistency_proof(
     Authenticated(principal): Authenticated,
     Query(params): Query<ConsistencyParams>,
 ) -> ApiResult<Json<ConsistencyProof>> {
-    require_auditor(&state, &principal, &context, "/api/admin/audit/proof/consistency").await?;
+    require_auditor(
+        &state,
+        &principal,
+        &context,
+        "/api/admin/audit/proof/consistency",
+    )
+    .await?;
     let first = parse_u64("first", params.first.as_deref())?;
     let second = parse_u64("second", params.second.as_deref())?;
-    Ok(Json(state.app.audit_consistency_proof(first, second).await?))
+    Ok(Json(
+        state.app.audit_consistency_proof(first, second).await?,
+    ))
 }
 
 /// `POST /api/admin/audit/verify`: full verification; the report names the first damage.
