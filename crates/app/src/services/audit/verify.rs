@@ -63,9 +63,7 @@ impl App {
         let mut from = pruned;
         while from < head_size {
             let to = head_size.min(from.saturating_add(READ_BATCH));
-            for entry in self.store().audit_entries(from, to).await? {
-                verifier.push(&entry);
-            }
+            verifier.push_batch(&self.store().audit_entries(from, to).await?);
             progress(to - pruned, head_size.saturating_sub(pruned));
             from = to;
         }
