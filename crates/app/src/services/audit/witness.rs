@@ -30,6 +30,9 @@ pub fn check_location(witness: &Path, data_dir: &Path) -> Result<(), String> {
 }
 
 /// The absolute form of `path` with links resolved as far as the path exists.
+///
+/// The longest existing ancestor is resolved by the file system; the components after it do
+/// not exist, hold no links, and are applied to it by name (`..` steps back).
 fn resolve(path: &Path) -> PathBuf {
     let absolute = if path.is_absolute() {
         path.to_owned()
@@ -38,33 +41,29 @@ fn resolve(path: &Path) -> PathBuf {
             .map(|dir| dir.join(path))
             .unwrap_or_else(|_| path.to_owned())
     };
-    if let Ok(real) = absolute.canonicalize() {
-        return real;
-    }
-    // The file may not exist yet: resolve its folder and keep the name.
-    let mut resolved = match absolute.parent().map(resolve) {
-        Some(parent) => parent,
-        None => return normalise(&absolute),
-    };
-    if let Some(name) = absolute.file_name() {
-        resolved.push(name);
-    }
-    normalise(&resolved)
-}
-
-/// Removes `.` and `..` components without touching the file system.
-fn normalise(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::ParentDir => {
-                out.pop();
+    let mut existing = absolute.as_path();
+    let mut missing = Vec::new();
+    loop {
+        if let Ok(mut resolved) = existing.canonicalize() {
+            for component in missing.iter().rev() {
+                match component {
+                    Component::ParentDir => {
+                        resolved.pop();
+                    }
+                    Component::Normal(name) => resolved.push(name),
+                    _ => {}
+                }
             }
-            Component::CurDir => {}
-            other => out.push(other),
+            return resolved;
+        }
+        match (existing.parent(), existing.components().next_back()) {
+            (Some(parent), Some(last)) => {
+                missing.push(last);
+                existing = parent;
+            }
+            _ => return absolute,
         }
     }
-    out
 }
 
 /// Appends one head to the configured witness file, creating it (mode 0600) when missing.
