@@ -102,8 +102,8 @@ async fn verify_export_file(
     report(&verdict)
 }
 
-/// The key to pin: `--public-key`, else the data directory's audit key when one exists. The
-/// data directory's witness file joins the trusted heads too.
+/// Returns the key to pin: `--public-key`, else the data directory's audit key when one
+/// exists. The data directory's witness file joins the trusted heads too.
 async fn pinned_key(
     global: &GlobalArgs,
     args: &AuditVerifyArgs,

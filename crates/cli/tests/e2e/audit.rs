@@ -472,3 +472,63 @@ async fn exports_verify_offline_and_filtered_ones_carry_proofs() {
     }
     assert!(!dir.path().join("no-data-dir").exists());
 }
+
+#[tokio::test]
+async fn agents_are_refused_every_audit_route_and_the_refusal_is_rolled_up() {
+    let scene = scene(false).await;
+    let server = &scene.server;
+    let mut create = std::process::Command::new(BINARY)
+        .args([
+            "admin",
+            "create",
+            "reseller",
+            "--role",
+            "agent",
+            "--password-stdin",
+            "--data-dir",
+        ])
+        .arg(server.data_dir())
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = create.stdin.take().unwrap();
+        writeln!(stdin, "a long agent password 42").unwrap();
+    }
+    assert!(create.wait().unwrap().success());
+    let agent = server.login("reseller", "a long agent password 42").await;
+
+    let routes = [
+        (Method::GET, "/api/admin/audit"),
+        (Method::GET, "/api/admin/audit/tree-head"),
+        (
+            Method::GET,
+            "/api/admin/audit/proof/inclusion?index=0&tree_size=1",
+        ),
+        (
+            Method::GET,
+            "/api/admin/audit/proof/consistency?first=1&second=2",
+        ),
+        (Method::POST, "/api/admin/audit/verify"),
+        (Method::GET, "/api/admin/audit/export"),
+    ];
+    for (method, path) in routes {
+        let (status, body) = server.call(method, path, Some(&agent), None).await;
+        assert_eq!(status, 403, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "forbidden", "{path}: {body}");
+    }
+
+    let owner = server.login("admin", OWNER_PASSWORD).await;
+    let (_, page) = server
+        .call(
+            Method::GET,
+            "/api/admin/audit?action=access.denied",
+            Some(&owner),
+            None,
+        )
+        .await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "six refusals, one entry: {page}");
+    assert_eq!(items[0]["context"]["reason"], "role");
+}

@@ -77,7 +77,7 @@ fn parse_u64(field: &'static str, raw: Option<&str>) -> Result<u64, AppError> {
         .map_err(|_| AppError::validation(field, "must be a whole number of at least 0"))
 }
 
-/// A text filter: empty means "no filter", and the length is bounded.
+/// Checks a text filter: empty means "no filter", and the length is bounded.
 fn text(field: &'static str, raw: Option<String>) -> Result<Option<String>, AppError> {
     match raw {
         Some(value) if value.chars().count() > 256 => Err(AppError::validation(

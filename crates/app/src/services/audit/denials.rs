@@ -21,9 +21,9 @@ use crate::actor::{Actor, RequestContext};
 use crate::error::AppError;
 use crate::state::App;
 
-/// Denials counted per window; past it the count stays there and says "at least".
+/// Maximum denials counted per window. A count at this value means "at least this many".
 const MAX_COUNTED: u64 = 100_000;
-/// Longest request path kept in an entry.
+/// Maximum length, in characters, of a request path kept in an entry.
 const MAX_PATH_CHARS: usize = 200;
 
 /// Windows this replica opened and has not summarised yet.
@@ -169,7 +169,8 @@ impl App {
         Ok(())
     }
 
-    /// Writes the summary of one window if nobody has yet and it saw more than one denial.
+    /// Writes the summary of one window unless another writer claimed it first, and only when the
+    /// window saw more than one denial.
     async fn summarise_denial_window(&self, window: &OpenWindow) -> Result<bool, AppError> {
         let Some(first_path) = self.ephemeral().take_challenge(&window.claim_key()).await? else {
             return Ok(false);
@@ -206,8 +207,8 @@ impl App {
         self.config().audit.denial_window_seconds.max(1)
     }
 
-    /// How long the shared counters and claims are kept: long enough for a summary written
-    /// a whole window late.
+    /// Returns how long the shared counters and claims are kept: long enough for a summary
+    /// written a whole window late.
     fn denial_memory(&self) -> Duration {
         Duration::from_secs(self.denial_window_seconds().saturating_mul(4))
     }

@@ -17,7 +17,7 @@ use crate::state::App;
 const VERIFY_EVERY: Duration = Duration::from_secs(3600);
 /// How often retention looks for entries to prune.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
-/// Longest wait between denial flushes.
+/// Maximum wait between denial flushes.
 const FLUSH_AT_MOST_EVERY: Duration = Duration::from_secs(60);
 
 impl App {
@@ -70,7 +70,8 @@ impl App {
     }
 }
 
-/// An interval whose first tick comes one period from now and that skips missed ticks.
+/// Creates an interval whose first tick comes one period from now and that skips missed
+/// ticks.
 fn ticker(period: Duration) -> Interval {
     let mut ticker = interval(period);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);

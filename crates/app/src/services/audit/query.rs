@@ -15,12 +15,12 @@ use super::READ_BATCH;
 use crate::error::AppError;
 use crate::state::App;
 
-/// Most entries one page may hold.
+/// Maximum entries per page.
 pub const MAX_PAGE: u32 = 1000;
-/// Most entries a filtered, proof-carrying export may hold; each proof hashes the log once.
+/// Maximum entries in a filtered, proof-carrying export. Each proof hashes the log once.
 pub const MAX_PROVEN_ENTRIES: u32 = 1000;
 
-/// Which entries to read; every set field must match.
+/// Filters for reading entries. Every field that is set must match.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     /// Entries at or after this time.

@@ -2,7 +2,7 @@
 //!
 //! The new checkpoint extends the newest one over the entries about to go, checking each
 //! (index, link, hash) on the way, so a damaged stretch is never folded in and deleted. A
-//! tree head covering the whole log is signed first, so the head history holds a head beyond
+//! tree head covering the whole log is signed first, so the head history contains a head beyond
 //! the pruned size and consistency proofs from it keep working. The checkpoint, the deletion
 //! and the prune's own audit entry (actor `system`) are one transaction.
 
@@ -17,7 +17,7 @@ use crate::actor::Actor;
 use crate::error::AppError;
 use crate::state::App;
 
-/// What a prune did.
+/// Result of a prune.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PruneOutcome {
     /// Entries before this index are gone; `None` when nothing was old enough.

@@ -2,8 +2,8 @@
 //!
 //! The signer keeps the compact range of every leaf it has folded in and, on each call, reads
 //! only the leaf hashes added since, up to the size in the store's `audit_head` row. Several
-//! replicas append to one log, so the row, never this process's own appends, says how far the
-//! log reaches. When the range is first built (at start, or after another replica pruned past
+//! replicas append to one log, so the log's size comes from that row, never from this
+//! process's own appends. When the range is first built (at start, or after another replica pruned past
 //! it) the signer checks it against the newest stored head and the newest witnessed head, and
 //! refuses to sign a log that no longer extends them: a head signed over a rewritten log would
 //! bless the rewrite.
@@ -79,7 +79,7 @@ impl App {
         self.sign_tree_head().await.map(Some)
     }
 
-    /// The newest head this process signed, if any.
+    /// Returns the newest head this process signed, if any.
     pub async fn last_signed_tree_head(&self) -> Option<SignedTreeHead> {
         self.inner()
             .audit
@@ -168,7 +168,8 @@ impl App {
         Ok(roots)
     }
 
-    /// The newest stored head and the newest witnessed head, when they cover retained entries.
+    /// Returns the newest stored head and the newest witnessed head, when they cover retained
+    /// entries.
     async fn anchors(&self, pruned: u64) -> Result<Vec<Anchor>, AppError> {
         let mut anchors = Vec::new();
         if let Some(body) = self.store().latest_tree_head().await? {

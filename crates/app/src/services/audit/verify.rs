@@ -102,8 +102,8 @@ impl App {
         Ok(outcome)
     }
 
-    /// The stored checkpoint for verification: a checkpoint that does not parse is reported
-    /// as damage rather than as an error, so the report still names it.
+    /// Reads the stored checkpoint for verification. A checkpoint that does not parse is
+    /// reported as damage rather than as an error, so the report still names it.
     async fn checkpoint_for_verify(
         &self,
     ) -> Result<(Option<SignedCheckpoint>, Option<Failure>), AppError> {

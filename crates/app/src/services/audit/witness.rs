@@ -1,8 +1,8 @@
 //! The witness file: every published tree head, one JSON line each, in a file outside the data
 //! directory.
 //!
-//! Whoever can rewrite the database can usually rewrite anything else in the data directory
-//! too, so the file must live elsewhere (another disk, a log directory shipped off the host).
+//! An intruder who can rewrite the database can usually rewrite anything else in the data
+//! directory too, so the file must live elsewhere (another disk, a log directory shipped off the host).
 //! [`check_location`] refuses a path inside the data directory when the configuration is
 //! loaded. Lines are appended with `O_APPEND` and synced, so a crash never leaves half a head
 //! in the middle of the file.
@@ -83,8 +83,8 @@ pub fn append(config: &Config, head: &SignedTreeHead) -> std::io::Result<()> {
     file.sync_data()
 }
 
-/// Every head in the configured witness file, in file order; none when it is not configured
-/// or does not exist yet.
+/// Reads every head in the configured witness file, in file order. Returns none when no file
+/// is configured or it does not exist yet.
 pub fn read_heads(config: &Config) -> Result<Vec<SignedTreeHead>, AppError> {
     let Some(path) = &config.audit.witness_file else {
         return Ok(Vec::new());
@@ -92,7 +92,7 @@ pub fn read_heads(config: &Config) -> Result<Vec<SignedTreeHead>, AppError> {
     read_file(path)
 }
 
-/// Every head in the witness file at `path`; none when the file does not exist.
+/// Reads every head in the witness file at `path`. Returns none when the file does not exist.
 pub fn read_file(path: &Path) -> Result<Vec<SignedTreeHead>, AppError> {
     let file = match std::fs::File::open(path) {
         Ok(file) => file,
