@@ -115,3 +115,33 @@ async fn retention_refuses_to_prune_over_a_damaged_entry() {
     let event = events.try_recv().unwrap();
     assert_eq!(event.kind(), "audit_verification_failed");
 }
+
+#[tokio::test]
+async fn pruning_on_postgres_keeps_a_log_that_verifies() {
+    let Some(database) = spiritus_test_support::TestDatabase::create().await else {
+        return;
+    };
+    let store = spiritus_store::SqlStore::connect(database.url())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let test = crate::support::app_on(store, default_config(), tempfile::tempdir().unwrap());
+    let app = &test.app;
+    for i in 0..8 {
+        record(app, &format!("old.{i}")).await;
+    }
+    let old_head = app.sign_tree_head().await.unwrap();
+    test.clock.advance(Duration::days(91));
+    record(app, "recent").await;
+
+    let outcome = app.prune_audit_log().await.unwrap();
+    assert_eq!(outcome.pruned_size, Some(8));
+    assert_verifies(app).await;
+    let new_head = app.sign_tree_head().await.unwrap();
+    app.audit_consistency_proof(old_head.tree_size, new_head.tree_size)
+        .await
+        .unwrap()
+        .verify(&old_head.root_hash, &new_head.root_hash)
+        .unwrap();
+    app.store().close().await;
+}
