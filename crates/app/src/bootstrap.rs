@@ -96,6 +96,14 @@ pub fn prepare(
     };
 
     let mut config = load_config(&config_file, env)?;
+    if let Some(witness) = &config.audit.witness_file {
+        crate::services::audit::witness::check_location(witness, &data_dir.root).map_err(
+            |message| ConfigError::Invalid {
+                setting: "audit.witness_file",
+                message,
+            },
+        )?;
+    }
     apply_secret_defaults(&mut config, &data_dir.secrets());
     if config.database_url.is_none() {
         config.database_url = Some(data_dir.database_url());

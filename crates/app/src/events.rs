@@ -82,7 +82,7 @@ fn log_event(event: &SecurityEvent) {
                 severity,
                 username = %escape_field(username),
                 admin_ip = %ip,
-                action = "login",
+                action = %"login",
                 success = true,
             );
         }
@@ -118,7 +118,7 @@ fn log_failed_login(username: &str, ip: std::net::IpAddr, reason: LoginFailure) 
         username = %escape_field(username),
         reason = reason.as_str(),
         admin_ip = %ip,
-        action = "login",
+        action = %"login",
         success = false,
     );
 }

@@ -43,6 +43,7 @@ pub(crate) struct Inner {
     pub(crate) audit_key: spiritus_audit::keys::AuditSigningKey,
     pub(crate) events: EventBus,
     pub(crate) hashing: HashingGate,
+    pub(crate) audit: crate::services::audit::AuditRuntime,
     pub(crate) second_factors: SecondFactorKeys,
 }
 
@@ -83,6 +84,7 @@ impl App {
                 ephemeral: parts.ephemeral,
                 events: parts.events,
                 hashing,
+                audit: Default::default(),
             }),
         })
     }

@@ -139,9 +139,13 @@ impl AuditEntry {
         Hash::digest(&self.canonical_bytes())
     }
 
-    /// RFC 9162 leaf hash of this entry: SHA-256(0x00 || canonical encoding).
+    /// RFC 9162 leaf hash of this entry: SHA-256(0x00 || `hash`).
+    ///
+    /// The leaf input is the 32-byte entry hash, not the canonical encoding again, so a
+    /// verifier hashes each entry's bytes once. It is computed from the stored `hash`; whether
+    /// that hash matches the fields is the verifier's separate entry check.
     pub fn leaf_hash(&self) -> Hash {
-        merkle::leaf_hash(&self.canonical_bytes())
+        merkle::entry_leaf_hash(&self.hash)
     }
 
     /// Reports whether `time` has digits below a millisecond. Sealing never writes them and the
@@ -197,6 +201,15 @@ mod tests {
 
         assert_eq!(back, entry);
         assert_eq!(back.computed_hash(), entry.hash);
+    }
+
+    #[test]
+    fn leaf_hash_covers_the_entry_hash_only() {
+        let entry = seal(draft(), 0, PrevHash::Genesis);
+        let mut input = vec![0x00];
+        input.extend_from_slice(entry.hash.as_bytes());
+
+        assert_eq!(entry.leaf_hash(), Hash::digest(&input));
     }
 
     #[test]

@@ -40,6 +40,7 @@ pub mod keys;
 mod lines;
 pub mod log_state;
 pub mod merkle;
+pub mod proof_export;
 mod serde_format;
 pub mod tree_head;
 pub mod verify;
@@ -57,6 +58,9 @@ pub use log_state::{ChainError, LogState};
 pub use merkle::{
     CompactRange, ConsistencyProof, InclusionProof, LeafHashes, MerkleLog, ProofError,
     ProofVerifyError,
+};
+pub use proof_export::{
+    ProofExportHeader, ProofExportWriter, ProvenEntry, is_proof_export_header, verify_proof_export,
 };
 pub use tree_head::SignedTreeHead;
 pub use verify::{ChainBreak, DamageKind, Failure, LogVerifier, VerifyReport, verify_log};

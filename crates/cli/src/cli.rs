@@ -43,6 +43,9 @@ pub enum Command {
     Tls(TlsCommand),
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Verify, export and query the tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Respond to an incident: end sessions, force password resets, suspend accounts, block
     /// addresses and export the blocks as firewall rules.
     #[command(subcommand, long_about = INCIDENT_ABOUT)]
@@ -180,4 +183,77 @@ pub enum UserCommand {
 pub enum TlsCommand {
     /// Print the SPKI SHA-256 pin (base64) of the certificate the panel serves.
     Pin,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify the audit log offline: the data directory's database, or an export file.
+    /// Exits 0 when intact; otherwise names the first bad entry and the kind of damage.
+    Verify(AuditVerifyArgs),
+    /// Write the log as JSON lines; any filter gives a proof-carrying export of the matches.
+    Export {
+        /// File to write; standard output when unset.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        filter: AuditFilterArgs,
+    },
+    /// Print the entries matching the filters, newest first, one JSON line each.
+    Query {
+        #[command(flatten)]
+        filter: AuditFilterArgs,
+    },
+    /// Sign a tree head over the whole log now, store and witness it, and print it.
+    TreeHead,
+    /// Prune the entries older than audit.retention_days behind a signed checkpoint.
+    Prune,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// A signed tree head saved earlier (the body of GET /api/admin/audit/tree-head); the
+    /// log must still extend it. May be given more than once.
+    #[arg(long = "tree-head", value_name = "FILE")]
+    pub tree_head: Vec<PathBuf>,
+    /// A witness file (one tree head per line) in addition to the configured one.
+    #[arg(long, value_name = "FILE")]
+    pub witness: Vec<PathBuf>,
+    /// Verify this export file instead of the database.
+    #[arg(long, value_name = "FILE")]
+    pub export: Option<PathBuf>,
+    /// The audit public key (64 hex digits) to pin when verifying an export.
+    #[arg(long, value_name = "HEX")]
+    pub public_key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditFilterArgs {
+    /// Entries at or after this RFC 3339 time.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Entries before this RFC 3339 time.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Actor id (an account id, `system`, `anonymous` or `console`).
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Client IP address.
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Action, for example `login` or `user.create`.
+    #[arg(long)]
+    pub action: Option<String>,
+    #[arg(long)]
+    pub resource_type: Option<String>,
+    #[arg(long)]
+    pub resource_id: Option<String>,
+    /// Only successful (true) or failed (false) actions.
+    #[arg(long)]
+    pub success: Option<bool>,
+    /// Most entries to print (1 to 1000).
+    #[arg(long)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[arg(long)]
+    pub cursor: Option<String>,
 }

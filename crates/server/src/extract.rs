@@ -334,10 +334,13 @@ pub async fn require_csrf(
 
 /// Records a CSRF denial and returns the 403 for it.
 pub async fn deny_csrf(state: &ServerState, context: &RequestContext, path: &str) -> ApiError {
-    state
+    if let Err(error) = state
         .app
         .record_denial(context, DenialReason::Csrf, path)
-        .await;
+        .await
+    {
+        tracing::error!(%error, "cannot record a CSRF denial in the audit log");
+    }
     ApiError(AppError::Forbidden(
         "missing or mismatched CSRF token: echo the csrf_token cookie in X-CSRF-Token".into(),
     ))

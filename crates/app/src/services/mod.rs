@@ -1,8 +1,8 @@
 //! Business operations, one module per area.
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
-pub mod denials;
 pub mod incident;
 pub mod mfa;
 pub mod responses;

@@ -48,22 +48,40 @@ fn write_array(items: &[Value], out: &mut Vec<u8>) {
 }
 
 fn write_object(map: &serde_json::Map<String, Value>, out: &mut Vec<u8>) {
+    let start = out.len();
     out.push(b'{');
 
-    // The default `Map` is a BTreeMap and iterates in byte order already; sort only when a
-    // crate in the build switched serde_json to insertion order.
-    let sorted = map
-        .keys()
-        .is_sorted_by(|left, right| left.as_bytes() <= right.as_bytes());
-    if sorted {
-        write_members(map.iter(), out);
-    } else {
+    // The default `Map` is a BTreeMap and iterates in byte order already, so write members
+    // as they come and check the order on the way. Only when a crate in the build switched
+    // serde_json to insertion order and a key arrives out of order is the object rewritten,
+    // sorted.
+    if !write_members_if_sorted(map, out) {
+        out.truncate(start);
+        out.push(b'{');
         let mut members: Vec<(&String, &Value)> = map.iter().collect();
         members.sort_unstable_by(|left, right| left.0.as_bytes().cmp(right.0.as_bytes()));
         write_members(members.into_iter(), out);
     }
 
     out.push(b'}');
+}
+
+/// Writes the members in iteration order; returns `false` as soon as a key is out of order.
+fn write_members_if_sorted(map: &serde_json::Map<String, Value>, out: &mut Vec<u8>) -> bool {
+    let mut previous: Option<&str> = None;
+    for (position, (key, value)) in map.iter().enumerate() {
+        if previous.is_some_and(|previous| previous.as_bytes() > key.as_bytes()) {
+            return false;
+        }
+        previous = Some(key);
+        if position > 0 {
+            out.push(b',');
+        }
+        write_string(key, out);
+        out.push(b':');
+        write_canonical_json(value, out);
+    }
+    true
 }
 
 fn write_members<'a>(members: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut Vec<u8>) {

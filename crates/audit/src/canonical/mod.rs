@@ -1,6 +1,6 @@
 //! The canonical byte encoding of an audit entry, version 1.
 //!
-//! The entry hash is SHA-256 of these bytes and the Merkle leaf input is the same bytes, so
+//! The entry hash is SHA-256 of these bytes (and the Merkle leaf hashes that entry hash), so
 //! two implementations agree on every hash only if they agree on this layout. It covers every
 //! field except `hash`, in a fixed order, each field self-delimiting:
 //!

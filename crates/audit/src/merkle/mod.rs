@@ -19,7 +19,7 @@ pub use verify::{
     ProofVerifyError, root_from_inclusion_proof, verify_consistency, verify_inclusion,
 };
 
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, compress256};
 
 use crate::entry::AuditEntry;
 use crate::hash::Hash;
@@ -32,13 +32,59 @@ pub fn leaf_hash(leaf_input: &[u8]) -> Hash {
     Hash(hasher.finalize().into())
 }
 
+/// Leaf hash of an audit entry: the RFC 9162 leaf hash with the 32-byte entry hash as the
+/// leaf input, SHA-256(0x00 || `entry_hash`).
+///
+/// The 33-byte input fits one SHA-256 block, which is compressed directly: the verifier
+/// computes one leaf per entry, and the general-purpose hasher's buffering would cost about
+/// as much as the compression itself.
+pub fn entry_leaf_hash(entry_hash: &Hash) -> Hash {
+    let mut block = Block::default();
+    block[1..33].copy_from_slice(entry_hash.as_bytes());
+    block[33] = 0x80;
+    block[56..].copy_from_slice(&(33u64 * 8).to_be_bytes());
+    compress_padded(&[block])
+}
+
+/// One 64-byte SHA-256 input block.
+type Block = sha2::digest::core_api::Block<sha2::Sha256VarCore>;
+
+/// SHA-256 initial hash value (FIPS 180-4, section 5.3.3).
+const SHA256_INITIAL: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+
+/// SHA-256 of a message already laid out in padded blocks.
+fn compress_padded(blocks: &[Block]) -> Hash {
+    let mut state = SHA256_INITIAL;
+    compress256(&mut state, blocks);
+    let mut digest = [0u8; 32];
+    for (chunk, word) in digest.chunks_exact_mut(4).zip(state) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    Hash(digest)
+}
+
 /// RFC 9162 interior node hash: SHA-256(0x01 || `left` || `right`).
+///
+/// The 65-byte input is laid out in two padded blocks and compressed directly; a tree of `n`
+/// leaves computes about `n` of these.
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut hasher = Sha256::new();
-    hasher.update([0x01]);
-    hasher.update(left.as_bytes());
-    hasher.update(right.as_bytes());
-    Hash(hasher.finalize().into())
+    let mut blocks = [Block::default(), Block::default()];
+    blocks[0][0] = 0x01;
+    blocks[0][1..33].copy_from_slice(left.as_bytes());
+    blocks[0][33..].copy_from_slice(&right.as_bytes()[..31]);
+    blocks[1][0] = right.as_bytes()[31];
+    blocks[1][1] = 0x80;
+    blocks[1][56..].copy_from_slice(&(65u64 * 8).to_be_bytes());
+    compress_padded(&blocks)
 }
 
 /// Root of the empty tree: SHA-256 of no bytes.
@@ -93,7 +139,7 @@ impl LeafHashes for Vec<Hash> {
     }
 }
 
-/// Entries as leaves: each leaf hash is computed from the entry's canonical encoding when asked.
+/// Entries as leaves: each leaf hash is computed from the entry's stored hash when asked.
 impl LeafHashes for [AuditEntry] {
     fn len(&self) -> u64 {
         <[AuditEntry]>::len(self) as u64
@@ -123,6 +169,20 @@ mod tests {
 
         for (size, expected) in cases {
             assert_eq!(split_point(*size), *expected, "size {size}");
+        }
+    }
+
+    #[test]
+    fn direct_compression_matches_the_streaming_hasher() {
+        for seed in 0..64u8 {
+            let left = Hash::digest(&[seed]);
+            let right = Hash::digest(&[seed, 1]);
+            let mut node = vec![0x01];
+            node.extend_from_slice(left.as_bytes());
+            node.extend_from_slice(right.as_bytes());
+
+            assert_eq!(node_hash(&left, &right), Hash::digest(&node));
+            assert_eq!(entry_leaf_hash(&left), leaf_hash(left.as_bytes()));
         }
     }
 

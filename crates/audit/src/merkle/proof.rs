@@ -106,7 +106,7 @@ impl<'a, L: LeafHashes + ?Sized> MerkleLog<'a, L> {
             return Ok(empty_root());
         }
         self.check_size(size)?;
-        self.subtree_root(0, size)
+        self.subtree_root(0, size, &mut SubtreeMemo::disabled())
     }
 
     /// Inclusion proof of leaf `index` in the tree of the first `tree_size` leaves.
@@ -114,6 +114,32 @@ impl<'a, L: LeafHashes + ?Sized> MerkleLog<'a, L> {
         &self,
         index: u64,
         tree_size: u64,
+    ) -> Result<InclusionProof, ProofError> {
+        self.inclusion_proof_with(index, tree_size, &mut SubtreeMemo::disabled())
+    }
+
+    /// Inclusion proofs of several leaves in the tree of the first `tree_size` leaves.
+    ///
+    /// Subtree roots of at least [`MEMO_MIN_LEAVES`] leaves are computed once and shared
+    /// between the proofs, so `k` proofs cost about one pass over the leaves plus a few
+    /// hundred hashes each, instead of `k` passes.
+    pub fn inclusion_proofs(
+        &self,
+        indexes: &[u64],
+        tree_size: u64,
+    ) -> Result<Vec<InclusionProof>, ProofError> {
+        let mut memo = SubtreeMemo::enabled();
+        indexes
+            .iter()
+            .map(|index| self.inclusion_proof_with(*index, tree_size, &mut memo))
+            .collect()
+    }
+
+    fn inclusion_proof_with(
+        &self,
+        index: u64,
+        tree_size: u64,
+        memo: &mut SubtreeMemo,
     ) -> Result<InclusionProof, ProofError> {
         self.check_size(tree_size)?;
         if index >= tree_size {
@@ -128,7 +154,7 @@ impl<'a, L: LeafHashes + ?Sized> MerkleLog<'a, L> {
         }
 
         let mut path = Vec::new();
-        self.inclusion_path(index, 0, tree_size, &mut path)?;
+        self.inclusion_path(index, 0, tree_size, &mut path, memo)?;
         Ok(InclusionProof {
             leaf_index: index,
             tree_size,
@@ -154,7 +180,8 @@ impl<'a, L: LeafHashes + ?Sized> MerkleLog<'a, L> {
 
         let mut path = Vec::new();
         if old_size < new_size {
-            self.consistency_path(old_size, 0, new_size, true, &mut path)?;
+            let mut memo = SubtreeMemo::disabled();
+            self.consistency_path(old_size, 0, new_size, true, &mut path, &mut memo)?;
         }
         Ok(ConsistencyProof {
             old_size,
@@ -182,6 +209,7 @@ impl<'a, L: LeafHashes + ?Sized> MerkleLog<'a, L> {
         start: u64,
         end: u64,
         path: &mut Vec<Hash>,
+        memo: &mut SubtreeMemo,
     ) -> Result<(), ProofError> {
         if end - start <= 1 {
             return Ok(());
@@ -189,11 +217,11 @@ impl<'a, L: LeafHashes + ?Sized> MerkleLog<'a, L> {
 
         let middle = start + split_point(end - start);
         if index < middle {
-            self.inclusion_path(index, start, middle, path)?;
-            path.push(self.subtree_root(middle, end)?);
+            self.inclusion_path(index, start, middle, path, memo)?;
+            path.push(self.subtree_root(middle, end, memo)?);
         } else {
-            self.inclusion_path(index, middle, end, path)?;
-            path.push(self.subtree_root(start, middle)?);
+            self.inclusion_path(index, middle, end, path, memo)?;
+            path.push(self.subtree_root(start, middle, memo)?);
         }
         Ok(())
     }
@@ -208,27 +236,36 @@ impl<'a, L: LeafHashes + ?Sized> MerkleLog<'a, L> {
         end: u64,
         whole_old_tree: bool,
         path: &mut Vec<Hash>,
+        memo: &mut SubtreeMemo,
     ) -> Result<(), ProofError> {
         if old_size == end {
             if !whole_old_tree {
-                path.push(self.subtree_root(start, end)?);
+                path.push(self.subtree_root(start, end, memo)?);
             }
             return Ok(());
         }
 
         let middle = start + split_point(end - start);
         if old_size <= middle {
-            self.consistency_path(old_size, start, middle, whole_old_tree, path)?;
-            path.push(self.subtree_root(middle, end)?);
+            self.consistency_path(old_size, start, middle, whole_old_tree, path, memo)?;
+            path.push(self.subtree_root(middle, end, memo)?);
         } else {
-            self.consistency_path(old_size, middle, end, false, path)?;
-            path.push(self.subtree_root(start, middle)?);
+            self.consistency_path(old_size, middle, end, false, path, memo)?;
+            path.push(self.subtree_root(start, middle, memo)?);
         }
         Ok(())
     }
 
     /// Merkle tree hash of leaves `[start, end)`, `start < end`.
-    fn subtree_root(&self, start: u64, end: u64) -> Result<Hash, ProofError> {
+    fn subtree_root(
+        &self,
+        start: u64,
+        end: u64,
+        memo: &mut SubtreeMemo,
+    ) -> Result<Hash, ProofError> {
+        if let Some(hash) = memo.get(start, end) {
+            return Ok(hash);
+        }
         let pruned = self.pruned_size();
         if end <= pruned {
             if let Some(hash) = self.pruned_node(start, end)? {
@@ -246,9 +283,11 @@ impl<'a, L: LeafHashes + ?Sized> MerkleLog<'a, L> {
         }
 
         let middle = start + split_point(end - start);
-        let left = self.subtree_root(start, middle)?;
-        let right = self.subtree_root(middle, end)?;
-        Ok(node_hash(&left, &right))
+        let left = self.subtree_root(start, middle, memo)?;
+        let right = self.subtree_root(middle, end, memo)?;
+        let hash = node_hash(&left, &right);
+        memo.put(start, end, hash);
+        Ok(hash)
     }
 
     /// Looks up the pruned subtree that is exactly `[start, end)`. Returns `None` when the node
@@ -268,5 +307,39 @@ impl<'a, L: LeafHashes + ?Sized> MerkleLog<'a, L> {
             }
         }
         Ok(None)
+    }
+}
+
+/// Smallest subtree, in leaves, whose root [`MerkleLog::inclusion_proofs`] keeps for reuse.
+/// About `2n / MEMO_MIN_LEAVES` roots are kept for `n` leaves, and a proof recomputes at most
+/// about `2 * MEMO_MIN_LEAVES` hashes below them.
+pub const MEMO_MIN_LEAVES: u64 = 64;
+
+/// Subtree roots kept between the proofs of one batch.
+struct SubtreeMemo {
+    roots: Option<std::collections::HashMap<(u64, u64), Hash>>,
+}
+
+impl SubtreeMemo {
+    fn disabled() -> Self {
+        Self { roots: None }
+    }
+
+    fn enabled() -> Self {
+        Self {
+            roots: Some(std::collections::HashMap::new()),
+        }
+    }
+
+    fn get(&self, start: u64, end: u64) -> Option<Hash> {
+        self.roots.as_ref()?.get(&(start, end)).copied()
+    }
+
+    fn put(&mut self, start: u64, end: u64, hash: Hash) {
+        if let Some(roots) = &mut self.roots
+            && end - start >= MEMO_MIN_LEAVES
+        {
+            roots.insert((start, end), hash);
+        }
     }
 }

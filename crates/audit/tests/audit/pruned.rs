@@ -237,3 +237,19 @@ fn trusted_head_before_checkpoint_is_skipped() {
     assert_eq!(report.trusted_heads_checked, 1);
     assert_eq!(report.trusted_heads_skipped, 1);
 }
+
+proptest! {
+    #[test]
+    fn batched_proofs_match_single_proofs((n, pruned, _a, b) in pruned_case()) {
+        let all = leaves(n);
+        let range = prefix_range(&all[..pruned as usize]);
+        let retained = &all[pruned as usize..];
+        let cut = MerkleLog::pruned(&range, retained);
+        let indexes: Vec<u64> = (pruned..b).step_by(3).collect();
+
+        let batched = cut.inclusion_proofs(&indexes, b).unwrap();
+        for (index, proof) in indexes.iter().zip(&batched) {
+            prop_assert_eq!(proof, &cut.inclusion_proof(*index, b).unwrap());
+        }
+    }
+}

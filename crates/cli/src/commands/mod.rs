@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod admin;
+pub mod audit;
 pub mod doctor;
 pub mod incident;
 pub mod migrate;

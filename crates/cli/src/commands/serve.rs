@@ -118,6 +118,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
             shutdown_rx.clone(),
         ));
     }
+    let audit_jobs = app.spawn_audit_jobs(shutdown_rx.clone());
     let server = tokio::spawn(serve_https(
         listener,
         tls,
@@ -130,6 +131,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     let _ = shutdown_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(15), server).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), audit_jobs).await;
     app.store().close().await;
     Ok(())
 }

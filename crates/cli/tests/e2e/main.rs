@@ -9,6 +9,8 @@
 )]
 
 mod alerts;
+mod audit;
+mod audit_fail2ban;
 mod auth_flow;
 mod backends;
 mod bad_input;

@@ -128,10 +128,13 @@ pub async fn guard_request(
                 client_ip = %context.ip,
                 "request refused at the perimeter"
             );
-            state
+            if let Err(error) = state
                 .app
                 .record_denial(&context, refusal.reason, raw_path)
-                .await;
+                .await
+            {
+                tracing::error!(%error, "cannot record a perimeter denial in the audit log");
+            }
             return ApiError(AppError::Forbidden(refusal.message.into())).into_response();
         }
     }

@@ -11,6 +11,7 @@
 //! 6. the body limit, then the handlers.
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod mfa;
 pub mod passkeys;
@@ -125,6 +126,12 @@ pub fn router(state: ServerState, perimeter: Perimeter) -> Router {
             post(users::rotate_subscription),
         )
         .route("/system", get(system::system))
+        .route("/audit", get(audit::query))
+        .route("/audit/tree-head", get(audit::tree_head))
+        .route("/audit/proof/inclusion", get(audit::inclusion_proof))
+        .route("/audit/proof/consistency", get(audit::consistency_proof))
+        .route("/audit/verify", post(audit::verify))
+        .route("/audit/export", get(audit::export))
         .merge(account_routes())
         .merge(bulk)
         .nest("/incident", incident_routes());

@@ -153,7 +153,8 @@ impl SqlStore {
         rows.iter().map(entry_from_row).collect()
     }
 
-    /// The stored leaf hashes of entries with `from <= index < to`, in order.
+    /// The stored leaf hashes (SHA-256(0x00 || entry hash)) of entries with
+    /// `from <= index < to`, in order.
     pub async fn audit_leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<Hash>, StoreError> {
         let rows = sqlx::query(
             "SELECT idx, leaf_hash FROM audit_log WHERE idx >= $1 AND idx < $2 ORDER BY idx",
@@ -242,15 +243,39 @@ impl SqlStore {
         Ok(body)
     }
 
-    /// Deletes entries below `pruned_size` and stores the signed checkpoint that replaces
-    /// them, in one transaction.
+    /// The JSON of every stored tree head, smallest size first.
+    pub async fn audit_tree_heads(&self) -> Result<Vec<String>, StoreError> {
+        let bodies: Vec<String> =
+            sqlx::query_scalar("SELECT body FROM audit_tree_heads ORDER BY tree_size")
+                .fetch_all(self.pool())
+                .await?;
+        Ok(bodies)
+    }
+
+    /// Deletes entries below `pruned_size`, stores the signed checkpoint that replaces them
+    /// and appends `record` (the prune's own audit entry), all in one transaction.
+    ///
+    /// `previous_pruned` is the size of the checkpoint the new one extends; when another
+    /// replica stored a newer checkpoint meanwhile, nothing changes and the call fails with
+    /// [`StoreError::Conflict`]. Returns the number of entries deleted and the new entry.
     pub async fn prune_audit(
         &self,
+        previous_pruned: u64,
         pruned_size: u64,
         checkpoint_body: &str,
         now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
+        record: AuditRecord,
+    ) -> Result<(u64, AuditEntry), StoreError> {
         let mut tx = self.write().await?;
+        let newest: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(pruned_size) FROM audit_checkpoints")
+                .fetch_one(&mut *tx.tx)
+                .await?;
+        if newest.unwrap_or(0) != index_i64(previous_pruned) {
+            return Err(StoreError::Conflict {
+                what: "audit checkpoint",
+            });
+        }
         sqlx::query(
             "INSERT INTO audit_checkpoints (pruned_size, body, created_at) VALUES ($1, $2, $3)",
         )
@@ -264,8 +289,9 @@ impl SqlStore {
             .execute(&mut *tx.tx)
             .await?
             .rows_affected();
+        let entry = self.append_audit(&mut tx, record, now).await?;
         tx.commit().await?;
-        Ok(removed)
+        Ok((removed, entry))
     }
 
     /// The index of the first entry at or after `time`, if any.
@@ -322,6 +348,7 @@ async fn insert_entry(tx: &mut WriteTx<'_>, entry: &AuditEntry) -> Result<(), St
     .bind(entry.error.clone())
     .bind(prev_text(&entry.prev_hash))
     .bind(entry.hash.as_bytes().to_vec())
+    // SHA-256(0x00 || hash): kept beside the entry so proofs read 32 bytes per leaf.
     .bind(entry.leaf_hash().as_bytes().to_vec())
     .execute(&mut *tx.tx)
     .await?;
