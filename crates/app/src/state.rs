@@ -41,6 +41,10 @@ pub(crate) struct Inner {
     pub(crate) audit_key: spiritus_audit::keys::AuditSigningKey,
     pub(crate) events: EventBus,
     pub(crate) hashing: HashingGate,
+    pub(crate) core_password_key: SecretKey,
+    pub(crate) user_changes: Arc<tokio::sync::Notify>,
+    pub(crate) core: std::sync::OnceLock<Arc<crate::services::core::CoreManager>>,
+    pub(crate) subscription_fetches: crate::services::subscriptions::FetchLog,
 }
 
 impl std::fmt::Debug for App {
@@ -71,6 +75,10 @@ impl App {
                 ephemeral: parts.ephemeral,
                 events: parts.events,
                 hashing,
+                core_password_key: parts.keys.core_password,
+                user_changes: Arc::new(tokio::sync::Notify::new()),
+                core: std::sync::OnceLock::new(),
+                subscription_fetches: Default::default(),
             }),
         })
     }
@@ -109,6 +117,11 @@ impl App {
 
     pub fn audit_key(&self) -> &spiritus_audit::keys::AuditSigningKey {
         &self.inner.audit_key
+    }
+
+    /// Signals that VPN users changed, so whoever mirrors them (the proxy core) catches up.
+    pub fn note_user_change(&self) {
+        self.inner.user_changes.notify_one();
     }
 
     /// Argon2 computations run since start, the dummy ones for unknown users included.

@@ -2,4 +2,6 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod core;
+pub mod subscriptions;
 pub mod users;

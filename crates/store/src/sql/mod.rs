@@ -7,6 +7,8 @@
 
 mod accounts;
 mod audit;
+mod cutoff;
+mod fetches;
 mod rows;
 mod sessions;
 mod settings;
@@ -26,6 +28,7 @@ use crate::error::StoreError;
 
 pub use accounts::NewAccount;
 pub use audit::{AuditQuery, AuditRecord, AuditRecordExt};
+pub use cutoff::{CutoffOutcome, CutoffReason};
 pub use sessions::{NewSession, RotateOutcome};
 pub use traffic::{CoreCounter, UsageDelta};
 pub use users::{NewVpnUser, UserListQuery, UserPage, UserPatch, UserSort};
