@@ -15,4 +15,4 @@ pub mod tls;
 
 pub use listener::{ListenerLimits, serve_https};
 pub use routes::router;
-pub use state::{CoreStatus, NoCore, ServerState};
+pub use state::{CoreStatus, ManagedCore, NoCore, ServerState};

@@ -17,6 +17,6 @@ pub mod sql;
 pub use ephemeral::{EphemeralStore, IpBlock, MemoryStore, RevocationStatus, WindowDecision};
 pub use error::StoreError;
 pub use sql::{
-    AuditQuery, AuditRecord, AuditRecordExt, Backend, CutoffOutcome, CutoffReason, NewAccount, NewSession, NewVpnUser,
-    RotateOutcome, SqlStore, UserListQuery, UserPage, UserPatch, UserSort,
+    AuditQuery, AuditRecord, AuditRecordExt, Backend, CutoffOutcome, CutoffReason, NewAccount,
+    NewSession, NewVpnUser, RotateOutcome, SqlStore, UserListQuery, UserPage, UserPatch, UserSort,
 };

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use spiritus_server::tls::{
     ReloadingCertificate, default_paths, ensure_self_signed, server_config, spki_pin_of_file,
 };
-use spiritus_server::{ListenerLimits, NoCore, ServerState, router, serve_https};
+use spiritus_server::{ListenerLimits, ManagedCore, ServerState, router, serve_https};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -18,6 +18,8 @@ use crate::logging;
 
 /// How often certificate files are checked for changes.
 const CERT_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+/// How often subscription fetch times are written to the database.
+const FETCH_FLUSH_INTERVAL: Duration = Duration::from_secs(30);
 
 pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let started_at = Instant::now();
@@ -52,6 +54,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
         println!("  This password is shown only now. Log in and change it: every call but the");
         println!("  password change is refused until you do.");
     }
+    app.start_core(&opened.data_dir.root).await;
     let pin = spki_pin_of_file(&cert_path)?;
     println!("TLS certificate SPKI SHA-256 pin: {pin}");
     println!("Spiritus is listening on https://{local}");
@@ -60,9 +63,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let state = ServerState {
         app: app.clone(),
         started_at,
-        core: Arc::new(NoCore {
-            reason: "the proxy core is not started by this build yet".into(),
-        }),
+        core: Arc::new(ManagedCore(app.clone())),
     };
     let limits = ListenerLimits {
         handshake_timeout: Duration::from_secs(config.limits.header_timeout_seconds),
@@ -70,6 +71,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
         max_connections: config.limits.max_connections,
     };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let flusher = app.spawn_subscription_fetch_flusher(FETCH_FLUSH_INTERVAL, shutdown_rx.clone());
     let server = tokio::spawn(serve_https(
         listener,
         tls,
@@ -82,6 +84,8 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     let _ = shutdown_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(15), server).await;
+    app.stop_core().await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), flusher).await;
     app.store().close().await;
     Ok(())
 }

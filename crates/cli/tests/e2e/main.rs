@@ -10,6 +10,9 @@
 
 mod auth_flow;
 mod bad_input;
+mod core;
+mod core_support;
+mod subscription;
 mod users;
 
 /// Path of the binary under test, built by Cargo for this test target.

@@ -4,6 +4,8 @@
 //! included), then error-body normalisation, then the body limit, then the handlers.
 
 pub mod auth;
+pub mod subscription;
+pub mod subscription_page;
 pub mod system;
 pub mod users;
 
@@ -52,6 +54,11 @@ pub fn router(state: ServerState) -> Router {
 
     Router::new()
         .route("/healthz", get(system::health))
+        .route("/sub/{token}", get(subscription::subscription))
+        .route(
+            subscription::PAGE_STYLESHEET_PATH,
+            get(subscription::stylesheet),
+        )
         .nest("/api/auth", auth)
         .nest("/api/admin", admin)
         .layer(DefaultBodyLimit::max(config.limits.body_bytes))

@@ -136,11 +136,10 @@ impl SqlStore {
 
     /// The cut-off reason of every user that carries a marker.
     pub async fn cutoff_markers(&self) -> Result<HashMap<Uuid, String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, cutoff_reason FROM vpn_users WHERE cutoff_reason IS NOT NULL",
-        )
-        .fetch_all(self.pool())
-        .await?;
+        let rows =
+            sqlx::query("SELECT id, cutoff_reason FROM vpn_users WHERE cutoff_reason IS NOT NULL")
+                .fetch_all(self.pool())
+                .await?;
         let mut markers = HashMap::with_capacity(rows.len());
         for row in rows {
             let id: String = row.try_get("id")?;

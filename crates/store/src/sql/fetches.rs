@@ -44,12 +44,13 @@ impl SqlStore {
         &self,
         user_id: Uuid,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let ms: Option<i64> =
-            sqlx::query_scalar::<_, Option<i64>>("SELECT last_subscription_fetch FROM vpn_users WHERE id = $1")
-                .bind(user_id.to_string())
-                .fetch_optional(self.pool())
-                .await?
-                .flatten();
+        let ms: Option<i64> = sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT last_subscription_fetch FROM vpn_users WHERE id = $1",
+        )
+        .bind(user_id.to_string())
+        .fetch_optional(self.pool())
+        .await?
+        .flatten();
         Ok(ms.and_then(DateTime::from_timestamp_millis))
     }
 }

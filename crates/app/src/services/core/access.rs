@@ -112,7 +112,11 @@ async fn cap_size(path: &PathBuf) {
         Err(error) => Err(error),
     };
     match truncated {
-        Ok(()) => tracing::info!(path = %path.display(), "emptied the core access log after reading it"),
-        Err(error) => tracing::warn!(path = %path.display(), %error, "could not empty the core access log"),
+        Ok(()) => {
+            tracing::info!(path = %path.display(), "emptied the core access log after reading it")
+        }
+        Err(error) => {
+            tracing::warn!(path = %path.display(), %error, "could not empty the core access log")
+        }
     }
 }

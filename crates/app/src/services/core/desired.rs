@@ -99,11 +99,30 @@ mod tests {
             // below quota, before expiry
             (tracked.clone(), false),
             // quota reached exactly
-            (Tracked { used: 100, ..tracked.clone() }, true),
+            (
+                Tracked {
+                    used: 100,
+                    ..tracked.clone()
+                },
+                true,
+            ),
             // unlimited never reaches a quota
-            (Tracked { limit: 0, used: u64::MAX, ..tracked.clone() }, false),
+            (
+                Tracked {
+                    limit: 0,
+                    used: u64::MAX,
+                    ..tracked.clone()
+                },
+                false,
+            ),
             // expiry reached exactly
-            (Tracked { expire_at: now, ..tracked.clone() }, true),
+            (
+                Tracked {
+                    expire_at: now,
+                    ..tracked.clone()
+                },
+                true,
+            ),
         ];
         for (index, (tracked, due)) in cases.into_iter().enumerate() {
             assert_eq!(tracked.is_due(now), due, "case {index}");

@@ -41,10 +41,7 @@ const RESTART_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Requests from the manager handle to the task.
 pub(crate) enum Command {
-    ApplySettings(
-        Box<CoreSettings>,
-        oneshot::Sender<Result<(), ManagerError>>,
-    ),
+    ApplySettings(Box<CoreSettings>, oneshot::Sender<Result<(), ManagerError>>),
 }
 
 pub(crate) struct Driver {
@@ -63,7 +60,11 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    pub async fn run(mut self, mut stop: watch::Receiver<bool>, mut commands: mpsc::Receiver<Command>) {
+    pub async fn run(
+        mut self,
+        mut stop: watch::Receiver<bool>,
+        mut commands: mpsc::Receiver<Command>,
+    ) {
         let changes = Arc::clone(&self.app.inner().user_changes);
         let period = Duration::from_secs(self.settings.stats_interval.max(1));
         let mut stats_tick = interval(period);
@@ -107,9 +108,11 @@ impl Driver {
         match result {
             Ok(report) => {
                 let period = Duration::from_secs(self.settings.stats_interval.max(1));
-                let lag = self
-                    .last_poll
-                    .map(|last| started.saturating_duration_since(last).saturating_sub(period));
+                let lag = self.last_poll.map(|last| {
+                    started
+                        .saturating_duration_since(last)
+                        .saturating_sub(period)
+                });
                 self.last_poll = Some(started);
                 for delta in &report.deltas {
                     let key = delta.user_id.simple().to_string();
@@ -227,7 +230,9 @@ impl Driver {
             }
             match core_user(&self.app.inner().core_password_key, &user) {
                 Ok(core) => added.push((core, tracked)),
-                Err(error) => tracing::warn!(%error, user = %user.name, "cannot derive a user's core credentials"),
+                Err(error) => {
+                    tracing::warn!(%error, user = %user.name, "cannot derive a user's core credentials")
+                }
             }
         }
         (added, removed)

@@ -216,7 +216,10 @@ impl App {
         let plan = match sync::load(self).await {
             Ok(plan) => plan,
             Err(error) => {
-                return CoreManager::failed(settings, format!("cannot load the VPN users: {error}"));
+                return CoreManager::failed(
+                    settings,
+                    format!("cannot load the VPN users: {error}"),
+                );
             }
         };
         let newly = sync::apply_markers(self, &plan).await;
@@ -265,7 +268,12 @@ impl App {
         let watcher = access::watcher(&settings.recon_ports, settings.recon_window_seconds);
         let tasks = vec![
             tokio::spawn(driver.run(stopped.clone(), receiver)),
-            tokio::spawn(access::follow(self.clone(), paths.access_log, watcher, stopped)),
+            tokio::spawn(access::follow(
+                self.clone(),
+                paths.access_log,
+                watcher,
+                stopped,
+            )),
         ];
         manager.commands = Some(commands);
         manager.tasks = tokio::sync::Mutex::new(tasks);
@@ -286,7 +294,9 @@ impl App {
                     users.push(core);
                     tracked.insert(key.clone(), Tracked::of(user));
                 }
-                Err(error) => tracing::warn!(%error, user = %user.name, "cannot derive a user's core credentials"),
+                Err(error) => {
+                    tracing::warn!(%error, user = %user.name, "cannot derive a user's core credentials")
+                }
             }
         }
         (users, tracked)
@@ -304,7 +314,9 @@ impl App {
             None if !self.config().core.enabled => {
                 json!({ "state": "disabled", "last_error": "core.enabled is false" })
             }
-            None => json!({ "state": "unavailable", "last_error": "the proxy core was not started" }),
+            None => {
+                json!({ "state": "unavailable", "last_error": "the proxy core was not started" })
+            }
         }
     }
 

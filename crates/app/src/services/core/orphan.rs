@@ -87,7 +87,9 @@ fn runs_config(pid: u32, config_path: &Path) -> bool {
         return false;
     };
     let wanted = config_path.as_os_str().as_encoded_bytes();
-    bytes.split(|byte| *byte == 0).any(|argument| argument == wanted)
+    bytes
+        .split(|byte| *byte == 0)
+        .any(|argument| argument == wanted)
 }
 
 async fn count_orphan(app: &App, record: &RunRecord) {
@@ -138,7 +140,10 @@ mod tests {
         let own = std::env::args().next().unwrap();
 
         assert!(runs_config(pid, Path::new(&own)));
-        assert!(!runs_config(pid, Path::new("/nonexistent/core/config.json")));
+        assert!(!runs_config(
+            pid,
+            Path::new("/nonexistent/core/config.json")
+        ));
         assert!(!runs_config(u32::MAX, Path::new(&own)));
     }
 }

@@ -211,9 +211,16 @@ mod tests {
         let mut active: Vec<&str> = plan.active.values().map(|u| u.name.as_str()).collect();
         active.sort_unstable();
         assert_eq!(active, ["back", "fine"]);
-        assert_eq!(plan.to_mark, [over.id], "the expired user is marked already");
+        assert_eq!(
+            plan.to_mark,
+            [over.id],
+            "the expired user is marked already"
+        );
         assert_eq!(plan.to_clear, [back.id]);
-        assert!(plan.unreadable.contains(&Uuid::from_u128(6).simple().to_string()));
+        assert!(
+            plan.unreadable
+                .contains(&Uuid::from_u128(6).simple().to_string())
+        );
         assert_eq!(plan.skipped.len(), 2);
         assert_eq!(plan.skipped[0].0, damaged_id);
     }

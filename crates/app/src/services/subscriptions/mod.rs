@@ -84,7 +84,10 @@ impl App {
         if !looks_like_token(token) {
             return Ok(None);
         }
-        let found = self.store().user_by_subscription(&token_hash(token)).await?;
+        let found = self
+            .store()
+            .user_by_subscription(&token_hash(token))
+            .await?;
         let now = self.now();
         let lookup = match found {
             Some(user) => {
@@ -102,7 +105,11 @@ impl App {
         Ok(Some(lookup))
     }
 
-    fn subscription_view(&self, user: &VpnUser, now: DateTime<Utc>) -> Result<SubscriptionView, AppError> {
+    fn subscription_view(
+        &self,
+        user: &VpnUser,
+        now: DateTime<Utc>,
+    ) -> Result<SubscriptionView, AppError> {
         let core = core_user(&self.inner().core_password_key, user)?;
         let endpoint = ClientEndpoint {
             host: self.proxy_host(),
