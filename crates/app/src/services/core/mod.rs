@@ -224,6 +224,11 @@ impl App {
         };
         let newly = sync::apply_markers(self, &plan).await;
         let (users, in_core) = self.initial_users(&plan);
+        let mut logged_unreadable = HashSet::new();
+        for (id, error) in &plan.skipped {
+            tracing::warn!(user_id = %id, %error, "skipping a VPN user whose stored row cannot be read; fix or delete the row");
+            logged_unreadable.insert(id.clone());
+        }
 
         let options = SupervisorOptions::new(&paths.config_file);
         let supervisor = match CoreSupervisor::start(settings.clone(), users, options).await {
@@ -231,7 +236,12 @@ impl App {
             Err(error) => return CoreManager::failed(settings, error.to_string()),
         };
         let figures = Arc::new(ManagerFigures::default());
-        figures.update_enforcement(|e| e.cutoffs = newly);
+        let (skipped, now) = (plan.skipped.len(), self.now());
+        figures.update_enforcement(|e| {
+            e.cutoffs = newly;
+            e.skipped_rows = skipped;
+            e.last_sync_at = Some(now);
+        });
         let (stop, stopped) = watch::channel(false);
         let mut manager = CoreManager {
             settings: settings.clone(),
@@ -263,7 +273,7 @@ impl App {
             known_run: None,
             seen_restarts: 0,
             last_poll: None,
-            logged_unreadable: HashSet::new(),
+            logged_unreadable,
         };
         let watcher = access::watcher(&settings.recon_ports, settings.recon_window_seconds);
         let tasks = vec![
