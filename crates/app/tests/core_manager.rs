@@ -273,7 +273,7 @@ async fn stats_round_survives_garbage_and_outages_without_losing_or_doubling() {
     let down = poll_round(app.store(), &down_api, run, app.now()).await;
     assert!(matches!(down, Err(PollError::Api(_))), "{down:?}");
 
-    // The same run answers again with higher counters: only the difference is added.
+    // The same run reports higher counters: only the difference is added.
     drop(fake);
     let fake = FakeCoreApi::start(vec![
         counter(&key, "uplink", 150),

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::json;
+use spiritus_proxy::links::Credential;
 use tokio::io::AsyncReadExt;
 
 use crate::core_support::{
@@ -61,7 +62,7 @@ async fn download_of_size_works_within(
     }
 }
 
-/// Waits until the core holds `count` users; returns how long that took.
+/// Waits until the core contains `count` users; returns how long that took.
 async fn users_in_core_within(panel: &CorePanel, count: u64, limit: Duration) -> Duration {
     let started = Instant::now();
     loop {
@@ -122,7 +123,8 @@ async fn core_counts_traffic_and_cuts_users_off_at_quota() {
         down <= PAYLOAD as u64 + OVERHEAD,
         "downlink {down} for {PAYLOAD}"
     );
-    assert!(up > 0 && up < OVERHEAD, "uplink {up}");
+    assert!(up > 0, "uplink {up}");
+    assert!(up < OVERHEAD, "uplink {up}");
     assert_eq!(counted["status"], "active");
 
     let small = PayloadServer::start(1024).await;
@@ -214,6 +216,20 @@ async fn core_counts_traffic_and_cuts_users_off_at_quota() {
     let back_after = users_in_core_within(&panel, 1, Duration::from_secs(5)).await;
     eprintln!("a user whose usage was reset was back in the core after {back_after:?}");
     download_of_size_works_within(vless, small.port, 1024, Duration::from_secs(10)).await;
+
+    // The user's proxy credentials never reach the panel's log.
+    let log = panel.server.log_text();
+    let Credential::Password(password) = &profiles[2].credential else {
+        panic!("the third profile is trojan");
+    };
+    assert!(
+        !log.contains(password.as_str()),
+        "a trojan password was logged"
+    );
+    let Credential::Id(id) = &profiles[0].credential else {
+        panic!("the first profile is vmess");
+    };
+    assert!(!log.contains(&id.to_string()), "a vmess id was logged");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -254,7 +270,7 @@ async fn removed_users_open_connection_ends_within_the_bound() {
         .await
         .unwrap();
     let mut buffer = vec![0u8; 64 * 1024];
-    // Let the connection carry traffic through a stats poll, so the panel sees it busy.
+    // Let the connection carry traffic through a stats poll, so the panel counts it as busy.
     let busy_until = Instant::now() + INTERVAL * 2;
     while Instant::now() < busy_until {
         assert!(stream.read(&mut buffer).await.unwrap() > 0);
@@ -393,4 +409,39 @@ async fn killing_the_core_or_the_panel_neither_loses_nor_doubles_traffic() {
         panel.server.log_text().contains("proxy core stopped"),
         "the panel stops its core when it stops"
     );
+}
+
+#[tokio::test]
+async fn panel_without_core_binary_says_why() {
+    let server = spiritus_test_support::TestServer::start_with(
+        crate::BINARY,
+        spiritus_test_support::ServerOptions {
+            env: vec![
+                ("SPIRITUS_CORE__ENABLED".into(), "true".into()),
+                ("SPIRITUS_CORE__BINARY".into(), "/nonexistent/v2ray".into()),
+            ],
+            config: None,
+        },
+    )
+    .await;
+    let token = server.owner_token(crate::OWNER_PASSWORD).await;
+
+    let (status, system) = server
+        .call(Method::GET, "/api/admin/system", Some(&token), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(system["core"]["state"], "unavailable", "{system}");
+    let reason = system["core"]["last_error"].as_str().unwrap();
+    assert!(reason.contains("/nonexistent/v2ray"), "{reason}");
+    assert!(server.log_text().contains("/nonexistent/v2ray"));
+
+    let (status, user) = server
+        .call(
+            Method::POST,
+            "/api/admin/users",
+            Some(&token),
+            Some(json!({"name": "erin", "traffic_limit_gb": 1, "expire_days": 30})),
+        )
+        .await;
+    assert_eq!(status, 201, "the API works without a core: {user}");
 }

@@ -35,7 +35,7 @@ pub fn v2ray() -> Option<PathBuf> {
     found
 }
 
-/// A loopback port that was free a moment ago.
+/// Returns a loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
@@ -186,7 +186,7 @@ impl CorePanel {
         }
     }
 
-    /// The share links of a user's base64 subscription, parsed.
+    /// Fetches the user's base64 subscription and parses its share links.
     pub async fn profiles(&self, user: &Value) -> Vec<ClientProfile> {
         let url = user["subscription_url"].as_str().unwrap();
         let response = self.server.client.get(url).send().await.unwrap();
@@ -203,7 +203,7 @@ impl CorePanel {
         self.server.terminate().await;
     }
 
-    /// The core's process id from the run record the panel keeps.
+    /// Reads the core's process id from the run record the panel keeps.
     pub fn core_pid_from_record(&self) -> Option<u32> {
         let record = self.server.data_dir().join("core").join("core.run");
         let text = std::fs::read_to_string(record).ok()?;
@@ -215,8 +215,8 @@ impl CorePanel {
 }
 
 impl Drop for CorePanel {
-    /// A test that failed half-way leaves no process behind: the panel is killed first, then
-    /// the core it was running, recognised by its config path.
+    /// Kills the panel, then the core it was running (recognised by its config path), so a
+    /// test that failed half-way leaves no process behind.
     fn drop(&mut self) {
         if let Some(pid) = self.server.pid() {
             let _ = std::process::Command::new("kill")
@@ -226,8 +226,8 @@ impl Drop for CorePanel {
         let config = self.server.data_dir().join("core").join("config.json");
         if let Some(pid) = self.core_pid_from_record() {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let wanted = config.as_os_str().as_encoded_bytes();
-            if cmdline.split(|byte| *byte == 0).any(|arg| arg == wanted) {
+            let expected = config.as_os_str().as_encoded_bytes();
+            if cmdline.split(|byte| *byte == 0).any(|arg| arg == expected) {
                 let _ = std::process::Command::new("kill")
                     .args(["-9", &pid.to_string()])
                     .status();
@@ -334,7 +334,7 @@ fn outbound(profile: &ClientProfile, tag: &str) -> Value {
             "streamSettings": { "network": "tcp", "security": "none" } })
 }
 
-/// A loopback HTTP/1.0 server answering every request with `size` bytes.
+/// A loopback HTTP/1.0 server that responds to every request with `size` bytes.
 pub struct PayloadServer {
     pub port: u16,
     task: JoinHandle<()>,
@@ -486,7 +486,7 @@ pub async fn download(socks_port: u16, dest_port: u16, timeout: Duration) -> Res
     }
 }
 
-/// The body length once a response with `Content-Length` has fully arrived.
+/// Returns the body length once a response with `Content-Length` has fully arrived.
 fn complete_body(response: &[u8]) -> Option<usize> {
     let header_end = response.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = String::from_utf8_lossy(&response[..header_end]);

@@ -37,7 +37,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
         .unwrap_or("")
 }
 
-/// The userinfo header the admin view of `user` implies.
+/// Builds the userinfo header that the admin view of `user` implies.
 fn expected_userinfo(user: &Value) -> String {
     let expire = chrono::DateTime::parse_from_rfc3339(user["expire_at"].as_str().unwrap())
         .unwrap()
@@ -239,8 +239,10 @@ async fn check_html(
         4,
         "one QR code per config and the link"
     );
-    assert!(!body.contains("<script") && !body.contains("style="));
-    assert!(!body.contains(NOTE) && !body.contains(id));
+    assert!(!body.contains("<script"));
+    assert!(!body.contains("style="));
+    assert!(!body.contains(NOTE));
+    assert!(!body.contains(id));
     let (status, headers, css) = fetch(server, &server.url("/assets/subscription.css"), None).await;
     assert_eq!(status, 200);
     assert!(header(&headers, "content-type").starts_with("text/css"));

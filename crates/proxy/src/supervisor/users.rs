@@ -13,8 +13,8 @@ use crate::grpc::ApiError;
 use crate::settings::CoreUser;
 use crate::validate::validate_user_key;
 
-/// A change the running core refused; the config file holds it anyway, so the next start of
-/// the core applies it.
+/// A change the running core rejected. The config file contains it anyway, so the next start
+/// of the core applies it.
 #[derive(Debug)]
 pub struct RefusedChange {
     pub key: String,

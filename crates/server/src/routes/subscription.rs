@@ -5,7 +5,7 @@
 //! `Subscription-Userinfo` (upload and download apart, total, expiry), `Profile-Update-Interval`,
 //! `Content-Disposition` with a file name per format, and `Profile-Title`.
 //!
-//! Every token that has our shape is looked up and answered with the same work whether it is
+//! Every token that has our shape is looked up and served with the same work whether it is
 //! known or not (the app builds a stand-in view for unknown ones, rendered here and dropped),
 //! then an unknown one gets 404. A user who may not connect gets 200 with their usage header
 //! and an empty list of configs (the page says why). Nothing here writes to the database.

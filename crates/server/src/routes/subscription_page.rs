@@ -92,7 +92,7 @@ fn entry(page: &mut String, title: &str, hint: &str, text: &str) {
     );
 }
 
-/// The QR code as an inline SVG element, or `None` when the text is too long for one.
+/// Draws the QR code as an inline SVG element; `None` when the text is too long for one.
 fn qr_svg(text: &str) -> Option<String> {
     let code = QrCode::new(text.as_bytes()).ok()?;
     let image = code

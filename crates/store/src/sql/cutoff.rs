@@ -20,7 +20,7 @@ use super::users::{COLUMNS, user_from_row, user_state};
 use super::{Backend, SqlStore, WriteTx};
 use crate::error::StoreError;
 
-/// Why a user was cut off.
+/// Reason a user was cut off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CutoffReason {
     /// Usage reached the traffic quota.
@@ -37,7 +37,7 @@ impl CutoffReason {
         }
     }
 
-    /// The reason that applies to a user in `status`, if any.
+    /// Returns the reason that applies to a user in `status`, if any.
     pub fn for_status(status: UserStatus) -> Option<Self> {
         match status {
             UserStatus::Limited => Some(CutoffReason::Quota),
@@ -47,7 +47,7 @@ impl CutoffReason {
     }
 }
 
-/// What [`SqlStore::mark_cutoff`] found and did.
+/// Outcome of [`SqlStore::mark_cutoff`].
 #[derive(Debug, Clone)]
 pub enum CutoffOutcome {
     /// The user is over quota or expired and carries the marker; `newly` when this call set it.
@@ -134,7 +134,7 @@ impl SqlStore {
         Ok(true)
     }
 
-    /// The cut-off reason of every user that carries a marker.
+    /// Returns the cut-off reason of every user that carries a marker.
     pub async fn cutoff_markers(&self) -> Result<HashMap<Uuid, String>, StoreError> {
         let rows =
             sqlx::query("SELECT id, cutoff_reason FROM vpn_users WHERE cutoff_reason IS NOT NULL")
@@ -174,7 +174,7 @@ impl SqlStore {
     }
 }
 
-/// The audited user state with its cut-off marker.
+/// Builds the audited user state with its cut-off marker.
 fn marked_state(user: &VpnUser, reason: Option<&str>, at: Option<DateTime<Utc>>) -> Value {
     let mut state = user_state(user);
     state["cutoff_reason"] = json!(reason);

@@ -39,7 +39,7 @@ impl SqlStore {
         Ok(updated)
     }
 
-    /// The last stored subscription fetch time of a user, if any.
+    /// Returns the last stored subscription fetch time of a user, if any.
     pub async fn last_subscription_fetch(
         &self,
         user_id: Uuid,

@@ -24,7 +24,7 @@ use crate::state::App;
 pub const MAX_LOG_BYTES: u64 = 64 * 1024 * 1024;
 /// How often the log is looked at.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
-/// Longest destination name kept in an alert.
+/// Maximum length of the destination name kept in an alert, in characters.
 const MAX_DESTINATION_CHARS: usize = 255;
 
 /// Follows `path` until `stop` turns true.

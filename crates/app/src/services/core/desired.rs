@@ -1,5 +1,5 @@
-//! What the core should hold: the users that may connect, each with the credentials the core
-//! needs, and the few figures the manager watches between two full loads (quota, usage,
+//! The desired state of the core: the users that may connect, each with the credentials the
+//! core needs, and the figures the manager watches between two full loads (quota, usage,
 //! expiry).
 //!
 //! A user's Trojan/Shadowsocks password is derived with HMAC-SHA256 under a key derived from
@@ -33,7 +33,7 @@ pub fn core_password(key: &SecretKey, user_id: Uuid, proxy_uuid: Uuid) -> Result
     Ok(URL_SAFE_NO_PAD.encode(&digest[..PASSWORD_BYTES]))
 }
 
-/// The core's view of a user: key (`email`), VMess/VLESS id and password.
+/// Builds the core's view of a user: key (`email`), VMess/VLESS id and password.
 pub fn core_user(key: &SecretKey, user: &VpnUser) -> Result<CoreUser, AppError> {
     let password = core_password(key, user.id, user.proxy_uuid)?;
     Ok(CoreUser::new(user.core_key(), user.proxy_uuid, password))
@@ -60,7 +60,7 @@ impl Tracked {
         }
     }
 
-    /// Whether the user has reached the quota or expiry at `now`, by the figures held here.
+    /// Returns whether the user has reached the quota or expiry at `now`, by these figures.
     pub fn is_due(&self, now: DateTime<Utc>) -> bool {
         (self.limit > 0 && self.used >= self.limit) || self.expire_at <= now
     }
@@ -71,7 +71,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn password_is_stable_per_user_and_differs_between_users() {
+    fn password_is_stable_per_user() {
         let key = SecretKey::from_bytes(vec![7; 32]);
         let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
 
@@ -87,7 +87,7 @@ mod tests {
     }
 
     #[test]
-    fn tracked_user_is_due_at_quota_or_expiry() {
+    fn tracked_user_due_at_limits() {
         let now = DateTime::from_timestamp(1_900_000_000, 0).unwrap();
         let tracked = Tracked {
             id: Uuid::nil(),

@@ -1,7 +1,7 @@
 //! When to restart the core so that removed users' open connections end.
 //!
-//! Removing a user through the core API refuses their new connections at once, but V2Ray
-//! keeps connections that are already open: an idle one ends after the policy's `connIdle`
+//! Removing a user through the core API rejects their new connections at once. V2Ray keeps
+//! the connections that are already open: an idle one ends after the policy's `connIdle`
 //! seconds, a busy one only when the core restarts, which drops everybody's connections. So
 //! the panel restarts the core, at most once per `disconnect_after` and only while a removed
 //! user may still hold a connection. A user may hold one when the manager saw traffic from
@@ -63,7 +63,7 @@ impl DisconnectPolicy {
         recent(self.watching_since) || self.last_traffic.get(key).is_some_and(|at| recent(*at))
     }
 
-    /// Whether a restart is due at `now`.
+    /// Returns whether a restart is due at `now`.
     pub fn restart_due(&mut self, now: Instant) -> bool {
         self.forget_idle(now);
         if self.after.is_zero() || self.pending.is_empty() {

@@ -213,7 +213,8 @@ impl Driver {
         self.figures.update_enforcement(|e| e.skipped_rows = count);
     }
 
-    /// Users to add and keys to remove so the core holds exactly the active users.
+    /// Computes the users to add and the keys to remove so the core contains exactly the
+    /// active users.
     fn difference(&mut self, plan: SyncPlan) -> (Vec<(CoreUser, Tracked)>, Vec<String>) {
         let removed: Vec<String> = self
             .in_core
@@ -247,7 +248,7 @@ impl Driver {
         let users: Vec<CoreUser> = added.iter().map(|(user, _)| user.clone()).collect();
         match self.supervisor.update_users(users, removed.clone()).await {
             Ok(refused) if !refused.is_empty() => {
-                tracing::warn!(refused = refused.len(), first = %refused[0].error, "the core refused live user changes; it will be restarted with the new config");
+                tracing::warn!(refused = refused.len(), first = %refused[0].error, "the core rejected live user changes; restarting it with the new config file");
                 self.needs_restart = before != CoreState::Restarting;
             }
             Ok(_) => {}
@@ -318,8 +319,8 @@ impl Driver {
     }
 
     /// Counts what the current run moved, restarts the core and waits for the new run.
-    async fn restart(&mut self, why: &str) {
-        tracing::info!(reason = why, "restarting the proxy core");
+    async fn restart(&mut self, reason: &str) {
+        tracing::info!(reason, "restarting the proxy core");
         self.poll().await;
         let old_run = self.supervisor.status().run_id;
         // A requested restart is not a crash.

@@ -65,7 +65,7 @@ pub enum ManagerError {
     Stopped,
 }
 
-/// Where the core's files are.
+/// Paths of the core's files.
 #[derive(Debug, Clone)]
 pub struct CorePaths {
     pub config_file: PathBuf,
@@ -107,7 +107,7 @@ impl CorePaths {
 pub struct CoreManager {
     settings: CoreSettings,
     supervisor: Option<Arc<CoreSupervisor>>,
-    /// Why no supervisor could be made (invalid settings, unwritable config).
+    /// Reason no supervisor could be made (invalid settings, unwritable config).
     failure: Option<String>,
     figures: Arc<ManagerFigures>,
     stop: watch::Sender<bool>,
@@ -149,7 +149,7 @@ impl CoreManager {
         }
     }
 
-    /// The supervisor, for tests and tools that inspect the process.
+    /// Returns the supervisor, for tests and tools that inspect the process.
     pub fn supervisor(&self) -> Option<&Arc<CoreSupervisor>> {
         self.supervisor.as_ref()
     }
@@ -291,7 +291,7 @@ impl App {
         manager
     }
 
-    /// The core users and tracked figures the core starts with.
+    /// Builds the core users and tracked figures the core starts with.
     fn initial_users(
         &self,
         plan: &sync::SyncPlan,
@@ -312,12 +312,12 @@ impl App {
         (users, tracked)
     }
 
-    /// The manager started by [`App::start_core`], if any.
+    /// Returns the manager started by [`App::start_core`], if any.
     pub fn core_manager(&self) -> Option<&Arc<CoreManager>> {
         self.inner().core.get()
     }
 
-    /// The proxy core's state for the system page.
+    /// Returns the proxy core's state for the system page.
     pub fn core_status(&self) -> Value {
         match self.core_manager() {
             Some(manager) => manager.status(),

@@ -80,16 +80,16 @@ async fn read_record(path: &Path) -> Option<RunRecord> {
     }
 }
 
-/// Whether process `pid` runs with `config_path` on its command line.
+/// Returns whether process `pid` runs with `config_path` on its command line.
 fn runs_config(pid: u32, config_path: &Path) -> bool {
     let cmdline = PathBuf::from(format!("/proc/{pid}/cmdline"));
     let Ok(bytes) = std::fs::read(cmdline) else {
         return false;
     };
-    let wanted = config_path.as_os_str().as_encoded_bytes();
+    let expected = config_path.as_os_str().as_encoded_bytes();
     bytes
         .split(|byte| *byte == 0)
-        .any(|argument| argument == wanted)
+        .any(|argument| argument == expected)
 }
 
 async fn count_orphan(app: &App, record: &RunRecord) {

@@ -3,7 +3,7 @@
 //!
 //! Counters are read without resetting them; the store keeps the last value it added per core
 //! run (see `SqlStore::apply_core_counters`), so a poll that fails anywhere (core API down,
-//! garbage answer, database error, the panel killed mid-way) is simply repeated by the next
+//! garbage response, database error, the panel killed mid-way) is simply repeated by the next
 //! one and nothing is lost or counted twice. The run id must be the id of the process that
 //! answered: the caller reads it before and after the query and drops the round when it
 //! changed in between.
@@ -18,7 +18,7 @@ use spiritus_store::{SqlStore, StoreError};
 use thiserror::Error;
 use uuid::Uuid;
 
-/// Why a round added nothing.
+/// Reasons a stats round added nothing.
 #[derive(Debug, Error)]
 pub enum PollError {
     #[error("the core is not running")]
@@ -33,7 +33,7 @@ pub enum PollError {
     Store(#[from] StoreError),
 }
 
-/// What one successful round did.
+/// Result of one successful stats round.
 #[derive(Debug, Clone)]
 pub struct PollReport {
     pub run_id: Uuid,
@@ -63,7 +63,7 @@ pub async fn poll_round(
     })
 }
 
-/// Polls the supervised core, checking that the same process answered throughout.
+/// Polls the supervised core, checking that one process served the whole round.
 pub(crate) async fn poll_supervised(
     store: &SqlStore,
     supervisor: &CoreSupervisor,

@@ -1,5 +1,5 @@
-//! What the manager reports about itself beside the supervisor's process state: the stats
-//! polls (when, how long, how late, failures) and the enforcement figures.
+//! The manager's own figures beside the supervisor's process state: the stats polls (when,
+//! how long, how late, failures) and the enforcement figures.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -62,7 +62,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The JSON the system page shows for the core.
+/// Builds the JSON the system page shows for the core.
 pub(crate) fn status_json(
     core: &CoreStatus,
     users_in_core: usize,

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::actor::Actor;
 use crate::state::App;
 
-/// What a full load of the users asks for.
+/// Changes that a full load of the users calls for.
 #[derive(Debug, Default)]
 pub(crate) struct SyncPlan {
     /// Users that may connect, by core key.
