@@ -215,6 +215,43 @@ async fn manager_follows_users_cuts_off_expired_ones_and_skips_damaged_rows() {
         .unwrap();
     assert_eq!(reinstated.len(), 1);
 
+    // A connection to a watched port in the access log raises one audited alert.
+    let access_log = dir.path().join("core").join("access.log");
+    let line = format!(
+        "2026/12/04 20:39:16 127.0.0.1:56878 accepted tcp:10.1.2.3:22 [direct] email: {}\n",
+        bob.core_key()
+    );
+    for _ in 0..2 {
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&access_log)
+            .unwrap();
+        std::io::Write::write_all(&mut file, line.as_bytes()).unwrap();
+    }
+    let recon_alerts = || async {
+        app.store()
+            .query_audit(&AuditQuery {
+                action: Some("user.reconnaissance".into()),
+                limit: 10,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while recon_alerts().await.is_empty() {
+        assert!(Instant::now() < deadline, "no reconnaissance alert");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Both lines were read by now; the second one is inside the window.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let alerts = recon_alerts().await;
+    assert_eq!(alerts.len(), 1, "one alert per user per window");
+    assert_eq!(alerts[0].actor_id, "system");
+    assert_eq!(alerts[0].after.as_ref().unwrap()["port"], 22);
+    assert_eq!(alerts[0].after.as_ref().unwrap()["destination"], "10.1.2.3");
+
     // Switching a user off removes them at once; the damaged row never stopped the job.
     app.apply_user_action(&Actor::Console, "alice", UserAction::Disable)
         .await
