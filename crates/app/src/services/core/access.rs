@@ -63,7 +63,8 @@ pub(crate) async fn follow(
 
 /// Builds the watcher from the `core.recon_*` settings.
 pub(crate) fn watcher(ports: &[u16], window_seconds: u64) -> ReconWatcher {
-    let window = TimeDelta::seconds(i64::try_from(window_seconds).unwrap_or(i64::MAX / 1000));
+    let seconds = i64::try_from(window_seconds).unwrap_or(i64::MAX);
+    let window = TimeDelta::try_seconds(seconds).unwrap_or(TimeDelta::MAX);
     ReconWatcher::new(ports.iter().copied(), window)
 }
 

@@ -38,6 +38,13 @@ const FULL_SYNC_INTERVAL: Duration = Duration::from_secs(60);
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 /// Time a restarted core gets to come back before the task carries on.
 const RESTART_TIMEOUT: Duration = Duration::from_secs(15);
+/// Longest stats interval honoured; larger settings are cut to it.
+const MAX_STATS_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// The stats interval of `settings`, kept between one second and an hour.
+fn stats_period(settings: &CoreSettings) -> Duration {
+    Duration::from_secs(settings.stats_interval.max(1)).min(MAX_STATS_INTERVAL)
+}
 
 /// Requests from the manager handle to the task.
 pub(crate) enum Command {
@@ -66,7 +73,7 @@ impl Driver {
         mut commands: mpsc::Receiver<Command>,
     ) {
         let changes = Arc::clone(&self.app.inner().user_changes);
-        let period = Duration::from_secs(self.settings.stats_interval.max(1));
+        let period = stats_period(&self.settings);
         let mut stats_tick = interval(period);
         stats_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let start = tokio::time::Instant::now();
@@ -107,7 +114,7 @@ impl Driver {
         let result = poll_supervised(self.app.store(), &self.supervisor, self.app.now()).await;
         match result {
             Ok(report) => {
-                let period = Duration::from_secs(self.settings.stats_interval.max(1));
+                let period = stats_period(&self.settings);
                 let lag = self.last_poll.map(|last| {
                     started
                         .saturating_duration_since(last)
