@@ -52,6 +52,8 @@ pub struct PanelKeys {
     pub subscription: SecretKey,
     /// Encrypts TOTP secrets at rest.
     pub totp_encryption: SecretKey,
+    /// Derives each VPN user's Trojan/Shadowsocks password on the proxy core; never stored.
+    pub core_password: SecretKey,
 }
 
 impl std::fmt::Debug for PanelKeys {
@@ -136,6 +138,7 @@ pub async fn load_keys(config: &Config, ctx: &ResolveContext) -> Result<PanelKey
         jwt,
         subscription: derive(&pepper, b"spiritus subscription token key v1")?,
         totp_encryption: derive(&pepper, b"spiritus totp secret encryption key v1")?,
+        core_password: derive(&pepper, b"spiritus proxy core password key v1")?,
         pepper,
         audit,
     })

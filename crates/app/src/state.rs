@@ -43,6 +43,10 @@ pub(crate) struct Inner {
     pub(crate) audit_key: spiritus_audit::keys::AuditSigningKey,
     pub(crate) events: EventBus,
     pub(crate) hashing: HashingGate,
+    pub(crate) core_password_key: SecretKey,
+    pub(crate) user_changes: Arc<tokio::sync::Notify>,
+    pub(crate) core: std::sync::OnceLock<Arc<crate::services::core::CoreManager>>,
+    pub(crate) subscription_fetches: crate::services::subscriptions::FetchLog,
     pub(crate) audit: crate::services::audit::AuditRuntime,
     pub(crate) second_factors: SecondFactorKeys,
 }
@@ -85,6 +89,10 @@ impl App {
                 events: parts.events,
                 hashing,
                 audit: Default::default(),
+                core_password_key: parts.keys.core_password,
+                user_changes: Arc::new(tokio::sync::Notify::new()),
+                core: std::sync::OnceLock::new(),
+                subscription_fetches: Default::default(),
             }),
         })
     }
@@ -136,6 +144,11 @@ impl App {
     /// The passkey relying party, or why passkeys are off.
     pub fn passkeys(&self) -> &PasskeySetup {
         &self.inner.second_factors.passkeys
+    }
+
+    /// Signals that VPN users changed, so whoever mirrors them (the proxy core) catches up.
+    pub fn note_user_change(&self) {
+        self.inner.user_changes.notify_one();
     }
 
     /// Argon2 computations run since start, the dummy ones for unknown users included.

@@ -48,6 +48,7 @@ async fn fixture() -> Fixture {
         audit: AuditSigningKey::generate(),
         subscription: SecretKey::generate(32),
         totp_encryption: SecretKey::generate(32),
+        core_password: SecretKey::generate(32),
     };
     let app = App::new(AppParts {
         config,

@@ -79,6 +79,16 @@ pub struct CoreSettings {
     /// Seconds an idle connection stays open; bounds how long a removed user's open
     /// connection can live on.
     pub conn_idle_seconds: u32,
+    /// The core's config file (used by the panel); unset = `core/config.json` in the data
+    /// directory, a relative path = inside the data directory.
+    pub config_file: Option<PathBuf>,
+    /// Most seconds a cut-off user's busy connection lives on: the panel restarts the core at
+    /// most once per this interval while such a user may still hold one (0 = never restart).
+    pub disconnect_after_seconds: u64,
+    /// Destination ports whose use by a VPN user raises a reconnaissance alert.
+    pub recon_ports: Vec<u16>,
+    /// Seconds during which one user raises at most one reconnaissance alert.
+    pub recon_window_seconds: u64,
 }
 
 impl Default for CoreSettings {
@@ -97,6 +107,10 @@ impl Default for CoreSettings {
             error_log: None,
             log_level: CoreLogLevel::Warning,
             conn_idle_seconds: 300,
+            config_file: None,
+            disconnect_after_seconds: 300,
+            recon_ports: vec![22, 3306, 5432, 27017],
+            recon_window_seconds: 3600,
         }
     }
 }

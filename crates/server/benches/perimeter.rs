@@ -112,6 +112,7 @@ async fn open_app(dir: &Path, config: Config) -> BenchResult<App> {
         audit: spiritus_audit::keys::AuditSigningKey::generate(),
         subscription: SecretKey::generate(32),
         totp_encryption: SecretKey::generate(32),
+        core_password: SecretKey::generate(32),
     };
     Ok(App::new(AppParts {
         config,

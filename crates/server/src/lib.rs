@@ -23,4 +23,4 @@ pub use listener::{ListenerLimits, serve_https};
 pub use perimeter::Perimeter;
 pub use redirect::{RedirectTarget, serve_redirect};
 pub use routes::router;
-pub use state::{CoreStatus, NoCore, ServerState};
+pub use state::{CoreStatus, ManagedCore, NoCore, ServerState};

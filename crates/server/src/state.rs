@@ -36,3 +36,13 @@ impl CoreStatus for NoCore {
         serde_json::json!({ "state": "unavailable", "reason": self.reason })
     }
 }
+
+/// The status of the proxy core that the app manages.
+#[derive(Debug, Clone)]
+pub struct ManagedCore(pub App);
+
+impl CoreStatus for ManagedCore {
+    fn status(&self) -> Value {
+        self.0.core_status()
+    }
+}

@@ -542,3 +542,145 @@ async fn schema_newer_body(store: SqlStore) {
         "{result:?}"
     );
 }
+
+conformance!(
+    cutoff_markers_follow_the_status,
+    cutoff_markers_follow_the_status_body
+);
+async fn cutoff_markers_follow_the_status_body(store: SqlStore) {
+    use spiritus_store::{CutoffOutcome, CutoffReason};
+
+    let user = store
+        .create_user(new_user("carol", 1.0, 30), t0(), audit("user.create"))
+        .await
+        .unwrap();
+
+    // An active user is not due: nothing is written.
+    let outcome = store
+        .mark_cutoff(user.id, t0(), audit("user.cutoff"))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, CutoffOutcome::NotDue(_)), "{outcome:?}");
+    assert!(store.cutoff_markers().await.unwrap().is_empty());
+
+    // Past the expiry the user is marked once, with an audit entry holding both states.
+    let later = t0() + Duration::days(31);
+    let (entries_before, _) = store.audit_head().await.unwrap();
+    let outcome = store
+        .mark_cutoff(user.id, later, audit("user.cutoff"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            outcome,
+            CutoffOutcome::Cut {
+                reason: CutoffReason::Expired,
+                newly: true,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    let again = store
+        .mark_cutoff(user.id, later, audit("user.cutoff"))
+        .await
+        .unwrap();
+    assert!(matches!(again, CutoffOutcome::Cut { newly: false, .. }));
+    let (entries_after, _) = store.audit_head().await.unwrap();
+    assert_eq!(
+        entries_after,
+        entries_before + 1,
+        "one audit entry per marking"
+    );
+    let entry = store
+        .audit_entries(entries_before, entries_after)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(
+        entry.before.as_ref().unwrap()["cutoff_reason"],
+        serde_json::Value::Null
+    );
+    assert_eq!(entry.after.as_ref().unwrap()["cutoff_reason"], "expired");
+    assert_eq!(
+        store
+            .cutoff_markers()
+            .await
+            .unwrap()
+            .get(&user.id)
+            .map(String::as_str),
+        Some("expired")
+    );
+
+    // Clearing needs an active user; a renewed one loses the marker.
+    assert!(
+        !store
+            .clear_cutoff(user.id, later, audit("user.reinstate"))
+            .await
+            .unwrap()
+    );
+    store
+        .modify_user("carol", None, later, audit("user.renew"), |user| {
+            user.expire_at = later + Duration::days(30);
+            Ok(None)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .clear_cutoff(user.id, later, audit("user.reinstate"))
+            .await
+            .unwrap()
+    );
+    assert!(store.cutoff_markers().await.unwrap().is_empty());
+
+    // An unknown id is gone.
+    let gone = store
+        .mark_cutoff(Uuid::new_v4(), later, audit("user.cutoff"))
+        .await
+        .unwrap();
+    assert!(matches!(gone, CutoffOutcome::Gone));
+}
+
+conformance!(
+    subscription_fetches_are_stored_in_batches,
+    subscription_fetches_body
+);
+async fn subscription_fetches_body(store: SqlStore) {
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let user = store
+            .create_user(
+                new_user(&format!("fetch{n}"), 1.0, 30),
+                t0(),
+                audit("user.create"),
+            )
+            .await
+            .unwrap();
+        ids.push(user.id);
+    }
+    // 1,200 rows cross the batch size; unknown ids are ignored.
+    let mut fetches: Vec<(Uuid, DateTime<Utc>)> =
+        (0..1200).map(|_| (Uuid::new_v4(), t0())).collect();
+    fetches.push((ids[0], t0() + Duration::seconds(5)));
+    fetches.push((ids[1], t0()));
+    let updated = store.record_subscription_fetches(&fetches).await.unwrap();
+    assert_eq!(updated, 2);
+    assert_eq!(
+        store.last_subscription_fetch(ids[0]).await.unwrap(),
+        Some(t0() + Duration::seconds(5))
+    );
+    assert_eq!(store.last_subscription_fetch(ids[2]).await.unwrap(), None);
+
+    // A time never moves backwards.
+    store
+        .record_subscription_fetches(&[(ids[0], t0())])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.last_subscription_fetch(ids[0]).await.unwrap(),
+        Some(t0() + Duration::seconds(5))
+    );
+}

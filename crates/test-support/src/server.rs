@@ -184,6 +184,39 @@ impl TestServer {
         self.launch().await;
     }
 
+    /// The process id of the running panel.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
+    }
+
+    /// Stops the process with SIGTERM, as a service manager would, and waits for it to exit
+    /// (SIGKILL after 30 seconds).
+    pub async fn terminate(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Some(pid) = child.id() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status()
+                .await;
+        }
+        if tokio::time::timeout(Duration::from_secs(30), child.wait())
+            .await
+            .is_err()
+        {
+            let _ = child.kill().await;
+            let _ = child.wait().await;
+        }
+    }
+
+    /// Starts the process again on the same data directory after [`TestServer::stop`] or
+    /// [`TestServer::terminate`].
+    pub async fn start_again(&mut self) {
+        self.launch().await;
+    }
+
     pub async fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill().await;
@@ -194,11 +227,6 @@ impl TestServer {
     /// The binary under test, for running other subcommands on the same data directory.
     pub fn binary(&self) -> &Path {
         &self.binary
-    }
-
-    /// The process id of the running server.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().and_then(Child::id)
     }
 
     pub fn url(&self, path: &str) -> String {

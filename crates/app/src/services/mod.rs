@@ -3,7 +3,9 @@
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod core;
 pub mod incident;
 pub mod mfa;
 pub mod responses;
+pub mod subscriptions;
 pub mod users;

@@ -210,6 +210,7 @@ mod tests {
                 audit: spiritus_audit::keys::AuditSigningKey::generate(),
                 subscription: SecretKey::generate(32),
                 totp_encryption: SecretKey::generate(32),
+                core_password: SecretKey::generate(32),
             },
             events: EventBus::new(),
         })

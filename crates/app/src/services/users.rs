@@ -122,6 +122,7 @@ impl App {
         )?;
         let record = actor.audit(now, "user.create", "user");
         let user = self.store().create_user(new, now, record).await?;
+        self.note_user_change();
         self.note_admin_action(actor, "user.create");
         Ok(user)
     }
@@ -160,6 +161,7 @@ impl App {
         }
         let record = actor.audit(now, "user.bulk_create", "user");
         let created = self.store().create_users(users, now, record).await?;
+        self.note_user_change();
         self.note_admin_action(actor, "user.bulk_create");
         Ok(created)
     }
@@ -285,6 +287,7 @@ impl App {
         self.store()
             .delete_user(name, actor.user_scope(), now, record)
             .await?;
+        self.note_user_change();
         self.note_admin_action(actor, "user.delete");
         Ok(())
     }
@@ -307,6 +310,7 @@ impl App {
             .store()
             .delete_users(&names, actor.user_scope(), now, record)
             .await?;
+        self.note_user_change();
         self.note_admin_action(actor, "user.bulk_delete");
         Ok(deleted)
     }
@@ -328,6 +332,7 @@ impl App {
             .store()
             .modify_user(name, actor.user_scope(), now, record, change)
             .await??;
+        self.note_user_change();
         self.note_admin_action(actor, action);
         Ok(user)
     }

@@ -36,6 +36,7 @@ fn keys() -> PanelKeys {
         audit: AuditSigningKey::from_seed(&[3; 32]),
         subscription: SecretKey::from_bytes(vec![4; 32]),
         totp_encryption: SecretKey::from_bytes(vec![5; 32]),
+        core_password: SecretKey::generate(32),
     }
 }
 

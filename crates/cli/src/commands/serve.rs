@@ -9,7 +9,7 @@ use spiritus_server::tls::{
     ReloadingCertificate, default_paths, ensure_self_signed, server_config, spki_pin_of_file,
 };
 use spiritus_server::{
-    ListenerLimits, NoCore, Perimeter, RedirectTarget, ServerState, router, serve_https,
+    ListenerLimits, ManagedCore, Perimeter, RedirectTarget, ServerState, router, serve_https,
     serve_redirect,
 };
 use tokio::net::TcpListener;
@@ -23,6 +23,8 @@ use crate::logging;
 const CERT_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
 /// How often the geo database file is checked for changes.
 const GEO_RELOAD_INTERVAL: Duration = Duration::from_secs(60);
+/// How often subscription fetch times are written to the database.
+const FETCH_FLUSH_INTERVAL: Duration = Duration::from_secs(30);
 
 pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let started_at = Instant::now();
@@ -80,6 +82,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     }
     let resolve = crate::context::resolve_context(global, &opened.data_dir);
     let _monitoring = crate::monitoring::start(&app, metrics_listener, &resolve).await?;
+    app.start_core(&opened.data_dir.root).await;
     let pin = spki_pin_of_file(&cert_path)?;
     println!("TLS certificate SPKI SHA-256 pin: {pin}");
     if let Some((listener, _)) = &redirect {
@@ -99,9 +102,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let state = ServerState {
         app: app.clone(),
         started_at,
-        core: Arc::new(NoCore {
-            reason: "the proxy core is not started by this build yet".into(),
-        }),
+        core: Arc::new(ManagedCore(app.clone())),
     };
     let limits = ListenerLimits {
         handshake_timeout: Duration::from_secs(config.limits.header_timeout_seconds),
@@ -119,6 +120,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
         ));
     }
     let audit_jobs = app.spawn_audit_jobs(shutdown_rx.clone());
+    let flusher = app.spawn_subscription_fetch_flusher(FETCH_FLUSH_INTERVAL, shutdown_rx.clone());
     let server = tokio::spawn(serve_https(
         listener,
         tls,
@@ -132,6 +134,8 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
     let _ = shutdown_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(15), server).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), audit_jobs).await;
+    app.stop_core().await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), flusher).await;
     app.store().close().await;
     Ok(())
 }

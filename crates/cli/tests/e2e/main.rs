@@ -14,6 +14,8 @@ mod audit_fail2ban;
 mod auth_flow;
 mod backends;
 mod bad_input;
+mod core;
+mod core_support;
 mod doctor;
 mod incident;
 mod mfa;
@@ -27,6 +29,7 @@ mod perimeter_tls;
 mod receivers;
 mod redis_outage;
 mod replicas;
+mod subscription;
 mod users;
 
 /// Path of the binary under test, built by Cargo for this test target.

@@ -170,7 +170,7 @@ async fn metrics_pass_promtool_after_traffic_that_moves_every_counter() {
         .await;
     assert_eq!(status, 200);
     let (status, _) = server
-        .call(Method::GET, "/sub/tokenlike0123456789abcdef", None, None)
+        .call(Method::GET, "/no/such/route/at/all", None, None)
         .await;
     assert_eq!(status, 404);
 

@@ -15,6 +15,7 @@ mod binary;
 mod config_file;
 mod output;
 mod run;
+mod users;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -28,6 +29,7 @@ use uuid::Uuid;
 
 pub use binary::{SEARCHED_NAMES, check_config, locate, version};
 pub use config_file::write_atomically;
+pub use users::RefusedChange;
 
 use crate::config::{generate, live_user_inbounds};
 use crate::grpc::{ApiError, CoreApi, UserCounters};

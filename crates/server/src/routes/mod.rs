@@ -16,6 +16,8 @@ pub mod auth;
 pub mod mfa;
 pub mod passkeys;
 pub mod remediation;
+pub mod subscription;
+pub mod subscription_page;
 pub mod system;
 pub mod users;
 
@@ -138,6 +140,11 @@ pub fn router(state: ServerState, perimeter: Perimeter) -> Router {
 
     Router::new()
         .route("/healthz", get(system::health))
+        .route("/sub/{token}", get(subscription::subscription))
+        .route(
+            subscription::PAGE_STYLESHEET_PATH,
+            get(subscription::stylesheet),
+        )
         .nest("/api/auth", auth)
         .nest("/api/admin", admin)
         .route_layer(from_fn(crate::metrics::label_route))

@@ -7,6 +7,8 @@
 
 mod accounts;
 mod audit;
+mod cutoff;
+mod fetches;
 mod incident;
 mod known_ips;
 mod passkeys;
@@ -30,6 +32,7 @@ use crate::error::StoreError;
 
 pub use accounts::NewAccount;
 pub use audit::{AuditQuery, AuditRecord, AuditRecordExt};
+pub use cutoff::{CutoffOutcome, CutoffReason};
 pub use known_ips::{KnownIp, LoginLocation};
 pub use passkeys::{NewPasskey, StoredPasskey};
 pub use second_factors::{FactorSummary, TotpRecord};

@@ -159,7 +159,7 @@ async fn remember_counters(
 }
 
 /// `($1, $2, $3), ($4, $5, $6), …` for `rows` rows of `columns` parameters.
-fn placeholders(rows: usize, columns: usize) -> String {
+pub(crate) fn placeholders(rows: usize, columns: usize) -> String {
     let mut out = String::with_capacity(rows * columns * 5);
     for row in 0..rows {
         if row > 0 {

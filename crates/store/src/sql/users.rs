@@ -34,7 +34,7 @@ macro_rules! bind_filter {
     }};
 }
 
-const COLUMNS: &str = "id, name, owner_id, enabled, traffic_limit_bytes, upload_bytes, \
+pub(crate) const COLUMNS: &str = "id, name, owner_id, enabled, traffic_limit_bytes, upload_bytes, \
                        download_bytes, expire_at, created_at, updated_at, note, \
                        subscription_revision, proxy_uuid";
 
