@@ -8,6 +8,7 @@ use super::{Check, DoctorInputs};
 use crate::bootstrap::DataDir;
 use crate::config::Config;
 use crate::files::mode_of;
+use spiritus_core::account::Role;
 
 /// Days before expiry at which a certificate is reported.
 const CERT_WARN_DAYS: i64 = 21;
@@ -281,10 +282,59 @@ pub(super) async fn database(inputs: &DoctorInputs<'_>) -> Check {
 }
 
 pub(super) async fn second_factors(inputs: &DoctorInputs<'_>) -> Check {
-    let _ = inputs;
-    Check::unavailable(
-        "admins_second_factor",
-        "second factors are not part of this build yet",
+    let id = "admins_second_factor";
+    let app = match &inputs.app {
+        Ok(app) => app,
+        Err(reason) => {
+            return Check::fail(
+                id,
+                format!("cannot open the database: {reason}"),
+                "fix database_url",
+            );
+        }
+    };
+    let accounts = match app.store().list_accounts().await {
+        Ok(accounts) => accounts,
+        Err(error) => {
+            return Check::fail(
+                id,
+                format!("cannot list accounts: {error}"),
+                "make sure the database answers",
+            );
+        }
+    };
+    let mut without = Vec::new();
+    let mut checked = 0;
+    for account in accounts
+        .iter()
+        .filter(|account| account.role != Role::Agent)
+    {
+        if inputs.config.honey.is_honey_name(account.name.as_str()) {
+            continue;
+        }
+        checked += 1;
+        match app.store().factor_summary(account.id).await {
+            Ok(summary) if summary.totp || summary.passkeys > 0 => {}
+            Ok(_) => without.push(account.name.to_string()),
+            Err(error) => {
+                return Check::fail(
+                    id,
+                    format!("cannot read second factors: {error}"),
+                    "make sure the database answers",
+                );
+            }
+        }
+    }
+    if without.is_empty() {
+        return Check::pass(
+            id,
+            format!("all {checked} owner and admin accounts have a second factor"),
+        );
+    }
+    Check::fail(
+        id,
+        format!("without a second factor: {}", without.join(", ")),
+        "each of them enrols TOTP or a passkey (POST /api/auth/totp/setup), and the owner can require it (PUT /api/admin/settings/security)",
     )
 }
 

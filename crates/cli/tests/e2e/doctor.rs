@@ -60,6 +60,42 @@ fn fresh_development_setup_is_not_ready() {
 }
 
 #[test]
+fn admin_without_second_factor_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BINARY)
+        .args([
+            "admin",
+            "create",
+            "operator",
+            "--password-stdin",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough passphrase\n")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+
+    let (code, checks) = doctor(dir.path(), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(verdict(&checks, "admins_second_factor"), "fail");
+    let detail = checks
+        .iter()
+        .find(|check| check["id"] == "admins_second_factor")
+        .and_then(|check| check["detail"].as_str())
+        .unwrap();
+    assert!(detail.contains("operator"), "{detail}");
+}
+
+#[test]
 fn weak_literal_secrets_and_loose_permissions_fail() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
