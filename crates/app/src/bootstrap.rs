@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{Config, ConfigError, load_config, render_default_config};
 use crate::files::{ensure_private_dir, write_private_file_new};
-use crate::keys::{KeyError, apply_secret_defaults, generate_missing_secrets};
+use crate::keys::{
+    KeyError, absolutize_file_references, apply_secret_defaults, generate_missing_secrets,
+};
 
 /// Where the panel keeps its files.
 #[derive(Debug, Clone)]
@@ -104,6 +106,13 @@ pub fn prepare(
             },
         )?;
     }
+    let config_folder = config_file
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| data_dir.root.clone());
+    let config_folder = absolute(&config_folder).map_err(io(&config_folder))?;
+    absolutize_file_references(&mut config, &config_folder);
     apply_secret_defaults(&mut config, &data_dir.secrets());
     if config.database_url.is_none() {
         config.database_url = Some(data_dir.database_url());

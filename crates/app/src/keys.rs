@@ -97,6 +97,25 @@ fn references_file(config: &Config, path: &Path) -> bool {
         || config.secrets.audit_key.as_deref() == Some(wanted.as_str())
 }
 
+/// Rewrites `file:` key references with a relative path into absolute ones, relative to
+/// `base` (the configuration file's folder), as the secret resolver reads them.
+pub fn absolutize_file_references(config: &mut Config, base: &Path) {
+    let absolutize = |value: &mut String| {
+        if let Some(path) = value.strip_prefix("file:")
+            && !Path::new(path).is_absolute()
+        {
+            *value = format!("file:{}", base.join(path).display());
+        }
+    };
+    config.secrets.jwt_keys.iter_mut().for_each(absolutize);
+    if let Some(pepper) = config.secrets.pepper.as_mut() {
+        absolutize(pepper);
+    }
+    if let Some(audit_key) = config.secrets.audit_key.as_mut() {
+        absolutize(audit_key);
+    }
+}
+
 /// Fills unset secret settings with the generated files in `secrets_dir`.
 pub fn apply_secret_defaults(config: &mut Config, secrets_dir: &Path) {
     let file = |name: &str| format!("file:{}", secrets_dir.join(name).display());

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod actor;
+pub mod backup;
 pub mod bootstrap;
 pub mod config;
 pub mod doctor;

@@ -52,6 +52,43 @@ pub enum Command {
     Incident(IncidentCommand),
     /// Check whether this installation is ready for production; exits 1 when a check fails.
     Doctor(DoctorArgs),
+    /// Write, check and restore encrypted backups.
+    #[command(subcommand)]
+    Backup(BackupCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Write an encrypted backup of the data directory (database snapshot, configuration,
+    /// secret files, TLS files), safe while the panel runs.
+    Create {
+        /// File to write; defaults to backup.directory/spiritus-<time>.tar.age.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// age recipient (public key, age1…) to encrypt to; repeatable. Defaults to
+        /// backup.recipients.
+        #[arg(long = "recipient")]
+        recipients: Vec<String>,
+    },
+    /// Decrypt a backup into a new data directory and check the restored database.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        input: PathBuf,
+        /// age identity file (AGE-SECRET-KEY-1… lines) matching a recipient of the backup.
+        #[arg(long)]
+        identity: PathBuf,
+        /// The new data directory; it must not exist or be empty.
+        #[arg(long)]
+        target: PathBuf,
+    },
+    /// Restore a backup into a temporary folder, check it, and delete the folder.
+    Verify {
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        identity: PathBuf,
+    },
 }
 
 const INCIDENT_ABOUT: &str = "\

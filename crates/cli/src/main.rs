@@ -56,6 +56,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Incident(command) => commands::incident::run(&cli.global, command).await,
+        Command::Backup(command) => commands::backup::run(&cli.global, command).await,
         Command::Audit(command) => commands::audit::run(&cli.global, command).await,
     }
 }

@@ -141,8 +141,15 @@ fn override_value(raw: &str) -> Value {
 }
 
 /// The configuration file written at first start.
+///
+/// The generated key files are referenced relative to the configuration file's folder, so a
+/// data directory still works after it is moved or restored from a backup elsewhere.
 pub fn render_default_config(secrets_dir: &Path) -> String {
-    let secret = |name: &str| format!("file:{}", secrets_dir.join(name).display());
+    let folder = secrets_dir
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "secrets".into());
+    let secret = |name: &str| format!("file:{folder}/{name}");
     format!(
         "# Spiritus configuration. Every key can also be set through an environment variable:\n\
          # SPIRITUS_ followed by the key path in upper case, with \".\" written as \"__\"\n\
@@ -247,6 +254,6 @@ mod tests {
         let text = render_default_config(Path::new("/data/secrets"));
         let path = write(dir.path(), &text);
         let config = load_config(&path, Vec::new()).unwrap();
-        assert_eq!(config.secrets.jwt_keys, vec!["file:/data/secrets/jwt.key"]);
+        assert_eq!(config.secrets.jwt_keys, vec!["file:secrets/jwt.key"]);
     }
 }

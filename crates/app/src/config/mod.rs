@@ -90,6 +90,8 @@ pub struct Config {
     #[serde(default)]
     pub subscription: SubscriptionConfig,
     #[serde(default)]
+    pub backup: BackupConfig,
+    #[serde(default)]
     pub alerts: AlertsConfig,
     #[serde(default)]
     pub responses: ResponsesConfig,
@@ -499,6 +501,27 @@ impl Default for RateLimitConfig {
             block_seconds: default_block_seconds(),
         }
     }
+}
+
+/// Encrypted backups written by the panel itself.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    /// age recipients (public keys, `age1…`) every backup is encrypted to.
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    /// Folder that receives scheduled backups; keep it off the data directory's disk.
+    pub directory: Option<std::path::PathBuf>,
+    /// Hours between scheduled backups; 0 turns them off.
+    #[serde(default)]
+    pub interval_hours: u32,
+    /// Scheduled backups kept in `directory`; older ones are deleted.
+    #[serde(default = "default_backups_kept")]
+    pub keep: u32,
+}
+
+fn default_backups_kept() -> u32 {
+    14
 }
 
 #[derive(Debug, Clone, Deserialize)]

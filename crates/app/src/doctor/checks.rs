@@ -374,11 +374,43 @@ pub(super) async fn audit_log(inputs: &DoctorInputs<'_>) -> Check {
     }
 }
 
-pub(super) fn backups() -> Check {
-    Check::unavailable(
-        "backups",
-        "encrypted backups are not part of this build yet",
-    )
+pub(super) fn backups(config: &Config) -> Check {
+    let id = "backups";
+    let backup = &config.backup;
+    let Some(directory) = backup.directory.as_ref() else {
+        return Check::fail(
+            id,
+            "no backup.directory: the panel writes no scheduled backups",
+            "set backup.directory (off this disk), backup.recipients (age public keys whose private keys are kept offline) and backup.interval_hours",
+        );
+    };
+    if backup.recipients.is_empty() || backup.interval_hours == 0 {
+        return Check::fail(
+            id,
+            "scheduled backups are off (backup.recipients or backup.interval_hours unset)",
+            "set backup.recipients to age public keys and backup.interval_hours, for example 24",
+        );
+    }
+    match crate::backup::latest_backup(directory) {
+        None => Check::warn(
+            id,
+            format!(
+                "scheduled every {} h into {}, none written yet",
+                backup.interval_hours,
+                directory.display()
+            ),
+            "run `spiritus backup create` once and `spiritus backup verify` on the result",
+        ),
+        Some((path, _)) => Check::pass(
+            id,
+            format!(
+                "every {} h into {}; newest {}",
+                backup.interval_hours,
+                directory.display(),
+                path.display()
+            ),
+        ),
+    }
 }
 
 pub(super) fn alerting(config: &Config) -> Check {

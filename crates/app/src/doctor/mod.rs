@@ -126,7 +126,7 @@ pub async fn run_checks(inputs: &DoctorInputs<'_>) -> Vec<Check> {
     results.push(checks::second_factors(inputs).await);
     results.push(checks::admin_allowlist(inputs.config));
     results.push(checks::audit_log(inputs).await);
-    results.push(checks::backups());
+    results.push(checks::backups(inputs.config));
     results.push(checks::alerting(inputs.config));
     results.push(checks::rate_limits(inputs.config));
     results.push(checks::metrics_exposure(inputs.config));

@@ -120,6 +120,11 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> anyhow::Result<()> {
         ));
     }
     let audit_jobs = app.spawn_audit_jobs(shutdown_rx.clone());
+    let _backups = spiritus_app::backup::spawn_backup_job(
+        app.clone(),
+        opened.data_dir.clone(),
+        shutdown_rx.clone(),
+    );
     let flusher = app.spawn_subscription_fetch_flusher(FETCH_FLUSH_INTERVAL, shutdown_rx.clone());
     let server = tokio::spawn(serve_https(
         listener,

@@ -163,10 +163,14 @@ fn hardened_setup_has_no_failure() {
             "environment = \"production\"\nadmin_allowlist = [\"10.0.0.0/8\"]\n\
              [tls]\ncert = {:?}\nkey = {:?}\n\
              [metrics]\nlisten = \"off\"\n\
+             [backup]\nrecipients = [\"age1yt3tfqlfrwdwx0z0ynwplcr6qxcxfaqycuprpmy89nr83ltx74tqdpszlw\"]\n\
+             directory = {:?}\ninterval_hours = 24\n\
              [[alerts.channels]]\ntype = \"webhook\"\nurl = \"https://siem.example.test/hook\"\n\
              secret = \"env:TEST_WEBHOOK_SECRET\"\n\
              [secrets]\njwt_keys = [\"env:TEST_JWT_KEY\"]\npepper = \"env:TEST_PEPPER\"\naudit_key = \"env:TEST_AUDIT_KEY\"\n",
-            cert_path, key_path
+            cert_path,
+            key_path,
+            pki.path().join("backups")
         ),
     )
     .unwrap();

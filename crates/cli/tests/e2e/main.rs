@@ -13,6 +13,7 @@ mod audit;
 mod audit_fail2ban;
 mod auth_flow;
 mod backends;
+mod backup;
 mod bad_input;
 mod core;
 mod core_support;

@@ -215,6 +215,46 @@ impl SqlStore {
         Ok(superuser == 1)
     }
 
+    /// Writes a consistent copy of a SQLite database to `target` (which must not exist), even
+    /// while the panel runs, with `VACUUM INTO`. Not available on PostgreSQL, whose own dump
+    /// tool does this job.
+    pub async fn snapshot_sqlite(&self, target: &Path) -> Result<(), StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Err(StoreError::Backend(
+                "database snapshots are only built in for SQLite; use pg_dump for PostgreSQL"
+                    .into(),
+            ));
+        }
+        let path = target
+            .to_str()
+            .ok_or_else(|| StoreError::Backend("the snapshot path is not valid UTF-8".into()))?;
+        // VACUUM INTO takes the file name as a string literal; quotes are doubled.
+        let literal = path.replace('\'', "''");
+        sqlx::query(&format!("VACUUM INTO '{literal}'"))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Runs SQLite's integrity check; `Ok(())` on PostgreSQL.
+    pub async fn integrity_check(&self) -> Result<(), StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Ok(());
+        }
+        let result: String = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&self.pool)
+            .await?;
+        if result == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt {
+                table: "*",
+                id: "-".into(),
+                detail: result,
+            })
+        }
+    }
+
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
