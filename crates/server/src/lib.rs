@@ -14,6 +14,7 @@ pub mod limits;
 pub mod listener;
 pub mod metrics;
 pub mod perimeter;
+pub mod rate_limit;
 pub mod redirect;
 pub mod routes;
 pub mod state;
