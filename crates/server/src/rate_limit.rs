@@ -78,8 +78,12 @@ fn access_token(headers: &HeaderMap) -> Option<String> {
     (token.len() <= MAX_TOKEN_LEN).then_some(token)
 }
 
-/// `RateLimit-Policy: "address";q=100;w=60` and `RateLimit: "address";r=42;t=17`.
+/// `RateLimit-Policy: "address";q=100;w=60` and `RateLimit: "address";r=42;t=17`, unless
+/// the answer already reports a limit of its own (a login or second-factor refusal).
 fn add_allowance_headers(headers: &mut HeaderMap, allowance: &Allowance) {
+    if headers.contains_key("ratelimit-policy") {
+        return;
+    }
     let name = allowance.scope.as_str();
     let policy = format!(
         "\"{name}\";q={};w={}",

@@ -8,6 +8,8 @@
     reason = "a test fails loudly on the first broken step"
 )]
 
+mod abuse_flood;
+mod abuse_limits;
 mod alerts;
 mod audit;
 mod audit_fail2ban;
