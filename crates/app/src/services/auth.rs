@@ -106,6 +106,7 @@ impl App {
             (Ok(PasswordVerification::Invalid), _) => {
                 self.reject_login(username, LoginFailure::WrongPassword, request)
                     .await;
+                self.count_password_failure(&account).await?;
                 return Err(AppError::InvalidCredentials);
             }
             (Err(error), _) => {
@@ -116,11 +117,16 @@ impl App {
             }
         }
 
-        if account.suspension.is_some() {
+        if self.suspension_bars(&account).await? {
             self.reject_login(username, LoginFailure::AccountSuspended, request)
                 .await;
             return Err(AppError::InvalidCredentials);
         }
+        let gate = if account.suspension.is_some() {
+            LoginGate::SecondFactorRequired
+        } else {
+            gate
+        };
         self.after_password(PasswordChecked::new(account), gate, request)
             .await
     }
@@ -291,7 +297,7 @@ impl App {
                     .account_by_id(account_id)
                     .await?
                     .ok_or(AppError::Unauthorized)?;
-                if account.suspension.is_some() {
+                if self.suspension_bars(&account).await? {
                     return Err(AppError::Unauthorized);
                 }
                 self.events().emit(SecurityEvent::TokenRefreshed {
@@ -482,7 +488,7 @@ impl App {
             .account_by_id(account_id)
             .await?
             .ok_or(AppError::Unauthorized)?;
-        if account.suspension.is_some() {
+        if self.suspension_bars(&account).await? {
             return Err(AppError::Unauthorized);
         }
         let enrolment_required = self.enrolment_required(&account).await?;

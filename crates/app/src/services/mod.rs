@@ -10,4 +10,5 @@ pub mod mfa;
 pub mod rate_limits;
 pub mod responses;
 pub mod subscriptions;
+pub mod suspension;
 pub mod users;
