@@ -55,7 +55,7 @@ pub fn describe() {
     describe_counter!(FAILED_LOGINS, "Failed login attempts, by reason.");
     describe_counter!(
         HONEY_TOKEN_TRIGGERED,
-        "Login attempts on a decoy (honey) account."
+        "Logins on a decoy (honey) account and requests of their sandboxed sessions."
     );
     describe_counter!(
         UNAUTHORIZED_ACCESS,
@@ -274,4 +274,9 @@ mod tests {
         }
         assert_eq!(action_label(&"a".repeat(49)), "other");
     }
+}
+
+/// Counts one request of a honey session (its login is counted through its event).
+pub fn honey_request() {
+    counter!(HONEY_TOKEN_TRIGGERED).increment(1);
 }

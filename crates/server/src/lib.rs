@@ -10,6 +10,7 @@ pub mod cors;
 pub mod error;
 pub mod extract;
 pub mod headers;
+pub mod honey;
 pub mod limits;
 pub mod listener;
 pub mod metrics;

@@ -1,6 +1,9 @@
-//! The middleware that turns away blocked addresses and applies the request rate limits.
+//! The middleware that sends honey sessions to their sandbox, turns away blocked addresses
+//! and applies the request rate limits.
 //!
-//! It runs before the perimeter checks and the handlers, so a blocked address (403) or a
+//! A request whose access token belongs to a honey session goes to [`crate::honey`] first,
+//! so the block of its address does not tip the intruder off. Everything else runs
+//! before the perimeter checks and the handlers, so a blocked address (403) or a
 //! client past its limit (429) costs one lookup in the ephemeral store and nothing more. A
 //! request is counted against its client address, the limits of the routes its path falls
 //! under and, when it carries a validly signed access token (bearer or cookie), its account.
@@ -19,6 +22,7 @@ use spiritus_core::events::DenialReason;
 use crate::cookies::SessionCookies;
 use crate::error::ApiError;
 use crate::extract::{ConnectionInfo, context_from};
+use crate::honey;
 
 /// Longest access token looked at; anything longer is no token of ours.
 const MAX_TOKEN_LEN: usize = 4096;
@@ -31,11 +35,21 @@ pub async fn limit_requests(State(app): State<App>, request: Request, next: Next
         &app.config().trusted_proxies,
     );
     let path = request.uri().path().to_owned();
+    let token = access_token(request.headers());
+    if let Some(token) = &token
+        && path.starts_with("/api/")
+        && let Some(session_id) = app.honey_session(token).await
+    {
+        return match app.count_request(context.ip, None, &path).await {
+            Err(LimitRefusal { error, .. }) => ApiError(error).into_response(),
+            Ok(_) => honey::serve(&app, session_id, &context, request).await,
+        };
+    }
     if app.active_block(context.ip).await.is_some() {
         note_denial(&app, &context, DenialReason::IpBlocked, &path).await;
         return ApiError(AppError::Forbidden("this address is blocked".into())).into_response();
     }
-    let account = access_token(request.headers()).and_then(|token| app.token_account(&token));
+    let account = token.and_then(|token| app.token_account(&token));
     match app.count_request(context.ip, account, &path).await {
         Ok(None) => next.run(request).await,
         Ok(Some(allowance)) => {

@@ -64,6 +64,10 @@ impl App {
             ));
         }
         let gate = self.gate_password_attempt(username, request).await?;
+        if self.config().honey.is_honey_name(username) {
+            let pair = self.honey_login(username, password, request).await?;
+            return Ok(LoginOutcome::Tokens(pair));
+        }
         let account = if username.len() <= 64 {
             self.store().account_by_name(username).await?
         } else {

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod audit;
 pub mod auth;
 pub mod core;
+pub mod honey;
 pub mod incident;
 pub mod login_limits;
 pub mod mfa;

@@ -9,6 +9,7 @@
 )]
 
 mod abuse_flood;
+mod abuse_honey;
 mod abuse_limits;
 mod alerts;
 mod audit;
