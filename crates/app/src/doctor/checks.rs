@@ -554,6 +554,23 @@ mod tests {
     }
 
     #[test]
+    fn rate_limits_check_fails_when_off_and_warns_when_raised() {
+        let verdict = |text: &str| {
+            let config: Config = toml::from_str(text).unwrap();
+            rate_limits(&config).verdict
+        };
+        assert_eq!(verdict(""), super::super::Verdict::Pass);
+        assert_eq!(
+            verdict("[rate_limits]\nenabled = false\n"),
+            super::super::Verdict::Fail
+        );
+        assert_eq!(
+            verdict("[rate_limits]\nlogin_attempts = 1000000\n"),
+            super::super::Verdict::Warn
+        );
+    }
+
+    #[test]
     fn url_password_detection() {
         assert!(url_holds_password("postgres://u:p@h/db"));
         assert!(!url_holds_password("postgres://u@h/db"));

@@ -11,6 +11,7 @@
 mod abuse_flood;
 mod abuse_honey;
 mod abuse_limits;
+mod abuse_suspension;
 mod alerts;
 mod audit;
 mod audit_fail2ban;

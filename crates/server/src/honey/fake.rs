@@ -80,6 +80,7 @@ pub fn accounts(now: DateTime<Utc>) -> Value {
             "must_change_password": false,
             "created_at": rfc3339(now - Duration::days(days)),
             "suspended": false,
+            "second_factors": { "totp": true, "backup_codes_left": 8, "passkeys": 0 },
         })
     };
     json!({ "items": [account("admin", "owner", 210), account("support", "admin", 95)] })
