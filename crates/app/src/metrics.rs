@@ -255,6 +255,11 @@ pub fn automatic_response(action: &'static str) {
     counter!(AUTOMATIC_RESPONSES, "action" => action).increment(1);
 }
 
+/// Counts one request of a honey session (its login is counted through its event).
+pub fn honey_request() {
+    counter!(HONEY_TOKEN_TRIGGERED).increment(1);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,9 +279,4 @@ mod tests {
         }
         assert_eq!(action_label(&"a".repeat(49)), "other");
     }
-}
-
-/// Counts one request of a honey session (its login is counted through its event).
-pub fn honey_request() {
-    counter!(HONEY_TOKEN_TRIGGERED).increment(1);
 }

@@ -7,7 +7,7 @@
 //! client past its limit (429) costs one lookup in the ephemeral store and nothing more. A
 //! request is counted against its client address, the limits of the routes its path falls
 //! under and, when it carries a validly signed access token (bearer or cookie), its account.
-//! Every answer that was counted carries the `RateLimit-Policy` and `RateLimit` headers of
+//! Every counted response carries the `RateLimit-Policy` and `RateLimit` headers of
 //! the IETF httpapi draft for the tightest of those limits. Refusals are audited and raised
 //! once per window and address by [`App::record_denial`].
 
@@ -24,7 +24,7 @@ use crate::error::ApiError;
 use crate::extract::{ConnectionInfo, context_from};
 use crate::honey;
 
-/// Longest access token looked at; anything longer is no token of ours.
+/// Maximum length of an access token the limiter reads; longer values are ignored.
 const MAX_TOKEN_LEN: usize = 4096;
 
 /// Refuses blocked addresses, then counts the request against its limits.

@@ -1,8 +1,8 @@
-//! Honey accounts (DATA-5): decoy names whose login appears to succeed and opens a sandbox.
+//! Honey accounts: decoy names whose login appears to succeed and opens a sandbox.
 //!
 //! A login on a name in `honey.usernames` (any letter case) runs the same Argon2 work as any
-//! other login, then, when the password is one the configuration accepts, answers with a
-//! token pair like a real one. The access token is signed like every other, for an account
+//! other login. When the configuration accepts the password, the login returns a token
+//! pair like a real one. The access token is signed like every other, for an account
 //! id that exists nowhere, and its session id is recorded in the ephemeral store as a honey
 //! session; the HTTP layer sends every request carrying it to the sandbox
 //! (`spiritus_server::honey`), which never reaches the stores of real data.
@@ -50,7 +50,7 @@ impl App {
         let bait = self.honey_bait().map(str::to_owned);
         let accepted = self
             .with_hasher(move |hasher| {
-                let _ = hasher.verify_dummy(&password);
+                hasher.verify_dummy(&password);
                 match bait {
                     None => true,
                     Some(bait) => password.expose() == bait,

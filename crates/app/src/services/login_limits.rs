@@ -1,11 +1,11 @@
-//! Login limits (NET-8) and the automatic block of addresses that keep tripping them (MON-2).
+//! Login limits and the automatic block of addresses that keep tripping them.
 //!
 //! Every password attempt, right or wrong, is counted before its Argon2 hash runs, in exact
 //! sliding logs: `rate_limits.login_attempts` per 5 minutes per (username, address) and per
 //! address. Counting happens in one atomic step of the ephemeral store, so any number of
 //! parallel attempts runs at most as many hashes as the limits allow. A third log counts a
-//! username's attempts from every address per hour; past `rate_limits.login_username_per_hour`
-//! a login must complete a second factor (see [`LoginGate`]), so a third party spraying
+//! username's attempts from every address per hour. Past `rate_limits.login_username_per_hour`
+//! a login must complete a second factor (see [`LoginGate`]). So a third party spraying
 //! guesses from many addresses can neither get in nor lock the account's holder out.
 //!
 //! A refused attempt is audited and raised as a failed login once per window and address,

@@ -1,10 +1,10 @@
-//! Request rate limits (NET-8): per client address and per authenticated account, and the
+//! Request rate limits: per client address and per authenticated account, and the
 //! check of blocked addresses that comes before them.
 //!
 //! Every limit is an exact sliding log in the ephemeral store
-//! ([`EphemeralStore::hit_window`](spiritus_store::EphemeralStore::hit_window)): an event
+//! ([`EphemeralStore::hit_window`](spiritus_store::EphemeralStore::hit_window)). An event
 //! counts only when it fits, so a client that keeps knocking while refused does not push its
-//! own release further away, and replicas that share Redis count together. The login limits
+//! own release further away. Replicas that share Redis count together. The login limits
 //! live in [`super::login_limits`].
 
 use std::net::IpAddr;

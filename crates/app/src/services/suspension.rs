@@ -1,4 +1,4 @@
-//! Brute-force suspension (OPS-2) and what a suspension bars.
+//! Brute-force suspension and what a suspension bars.
 //!
 //! More than `rate_limits.suspend_after_failures` wrong passwords for one account within an
 //! hour suspend it with the reason [`BRUTE_FORCE_REASON`]: its sessions end and
@@ -10,7 +10,8 @@
 //!   factor (a known address no longer spares it);
 //! - the owner is never barred: every login needs the second factor, or, without one, is let
 //!   in with an alert urging enrolment;
-//! - any other account waits until the owner (or an admin it answers to) lifts the suspension.
+//! - any other account waits until an operator lifts the suspension (the owner for any
+//!   account, an admin for an agent).
 //!
 //! A suspension an operator imposed bars every account but the owner's.
 

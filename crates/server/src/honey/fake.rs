@@ -1,5 +1,6 @@
-//! The believable fake data a honey session sees: a small panel with a dozen VPN users, two
-//! admins and an idle proxy core. Every value is made up here; nothing is read from a store.
+//! The believable fake data shown to a honey session: a small panel with a dozen VPN users,
+//! two admins and an idle proxy core. Every value is made up here, and nothing is read from a
+//! store.
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
@@ -15,8 +16,8 @@ fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// A stable fake id for a name (a version-4 shape filled by FNV-1a over the name), so
-/// repeated reads agree.
+/// Derives a stable fake id from a name (a version-4 shape filled by FNV-1a over the name),
+/// so repeated reads agree.
 fn fake_id(name: &str) -> String {
     let fnv = |seed: u64| {
         name.bytes().fold(seed, |hash, byte| {

@@ -1,11 +1,11 @@
-//! The sandbox that answers every `/api/*` request of a honey session (DATA-5).
+//! The sandbox that serves every `/api/*` request of a honey session.
 //!
 //! [`crate::rate_limit::limit_requests`] sends a request here when its access token belongs
 //! to a honey session ([`App::honey_session`]), before the address block and before any real
 //! handler. The request is audited and counted ([`App::record_honey_request`]), then
-//! answered from [`fake`]: reads see a small believable panel, writes answer as if they had
-//! succeeded, and nothing here holds a handle on the real stores, so no real user, account or
-//! setting can be read or changed.
+//! served from [`fake`]: reads return a small believable panel, writes respond as if they had
+//! succeeded. The sandbox uses the app only for its clock and the audit trail, so no real
+//! user, account or setting is read or changed.
 
 pub mod fake;
 
@@ -21,12 +21,12 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
-/// Largest request body the sandbox reads.
+/// Maximum request body the sandbox reads.
 const MAX_BODY_BYTES: usize = 64 * 1024;
-/// Most users a fake bulk creation answers with.
+/// Maximum number of users a fake bulk creation returns.
 const MAX_BULK: u64 = 100;
 
-/// Audits a honey-session request and answers it from the sandbox.
+/// Audits a honey-session request and serves it from the sandbox.
 pub async fn serve(
     app: &App,
     session_id: Uuid,
@@ -51,10 +51,10 @@ pub async fn serve(
         .split('/')
         .filter(|segment| !segment.is_empty())
         .collect();
-    answer(app, &method, &segments, &body)
+    fake_response(app, &method, &segments, &body)
 }
 
-fn answer(app: &App, method: &Method, segments: &[&str], body: &Value) -> Response {
+fn fake_response(app: &App, method: &Method, segments: &[&str], body: &Value) -> Response {
     let now = app.now();
     match (method.as_str(), segments) {
         ("GET", ["admin", "users"]) => ok(fake::user_list(now)),
