@@ -55,7 +55,7 @@ pub fn describe() {
     describe_counter!(FAILED_LOGINS, "Failed login attempts, by reason.");
     describe_counter!(
         HONEY_TOKEN_TRIGGERED,
-        "Login attempts on a decoy (honey) account."
+        "Logins on a decoy (honey) account and requests of their sandboxed sessions."
     );
     describe_counter!(
         UNAUTHORIZED_ACCESS,
@@ -253,6 +253,11 @@ pub fn alert_deduplicated() {
 
 pub fn automatic_response(action: &'static str) {
     counter!(AUTOMATIC_RESPONSES, "action" => action).increment(1);
+}
+
+/// Counts one request of a honey session (its login is counted through its event).
+pub fn honey_request() {
+    counter!(HONEY_TOKEN_TRIGGERED).increment(1);
 }
 
 #[cfg(test)]

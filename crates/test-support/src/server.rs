@@ -9,6 +9,19 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+/// The "bench profile" of `docs/abuse-defences.md`: request and login limits raised far
+/// above what a test sends, so tests that log in many times from one loopback address do
+/// not trip them. A test of the limits themselves overrides these variables through
+/// [`ServerOptions::env`], which is applied after them.
+pub const BENCH_PROFILE: &[(&str, &str)] = &[
+    ("SPIRITUS_RATE_LIMITS__PER_IP_PER_MINUTE", "1000000"),
+    ("SPIRITUS_RATE_LIMITS__PER_USER_PER_HOUR", "1000000"),
+    ("SPIRITUS_RATE_LIMITS__LOGIN_ATTEMPTS", "1000000"),
+    ("SPIRITUS_RATE_LIMITS__LOGIN_USERNAME_PER_HOUR", "1000000"),
+    ("SPIRITUS_RATE_LIMITS__SUSPEND_AFTER_FAILURES", "1000000"),
+    ("SPIRITUS_RATE_LIMITS__BLOCK_AFTER_TRIPS", "0"),
+];
+
 /// How a test server is started.
 #[derive(Debug, Clone, Default)]
 pub struct ServerOptions {
@@ -117,6 +130,7 @@ impl TestServer {
             .env_remove("RUST_LOG")
             .env("SPIRITUS_METRICS__LISTEN", "off")
             .env("SPIRITUS_CORE__ENABLED", "false")
+            .envs(BENCH_PROFILE.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))

@@ -449,6 +449,40 @@ pub struct RateLimitConfig {
     /// Seconds an automatic IP block lasts.
     #[serde(default = "default_block_seconds")]
     pub block_seconds: u64,
+    /// Extra limits for single routes, counted per client address.
+    #[serde(default)]
+    pub routes: Vec<RouteLimit>,
+}
+
+/// A request limit of its own for one route or a family of routes.
+///
+/// ```toml
+/// [[rate_limits.routes]]
+/// path = "/api/admin/users/bulk"   # exact; "/api/admin/audit/*" covers everything below
+/// limit = 10
+/// window_seconds = 60
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteLimit {
+    pub path: String,
+    pub limit: u64,
+    #[serde(default = "default_route_window")]
+    pub window_seconds: u64,
+}
+
+fn default_route_window() -> u64 {
+    60
+}
+
+impl RouteLimit {
+    /// Whether a request path falls under this limit.
+    pub fn covers(&self, path: &str) -> bool {
+        match self.path.strip_suffix('*') {
+            Some(prefix) => path.starts_with(prefix),
+            None => path == self.path,
+        }
+    }
 }
 
 fn default_true() -> bool {
@@ -499,6 +533,7 @@ impl Default for RateLimitConfig {
             suspend_after_failures: default_suspend_after(),
             block_after_trips: default_block_after(),
             block_seconds: default_block_seconds(),
+            routes: Vec::new(),
         }
     }
 }

@@ -432,12 +432,35 @@ pub(super) fn alerting(config: &Config) -> Check {
 }
 
 pub(super) fn rate_limits(config: &Config) -> Check {
-    // NOTE: the request rate limiter is not part of this build yet, so the setting alone
-    // proves nothing.
-    let _ = config.rate_limits.enabled;
-    Check::unavailable(
-        "rate_limits",
-        "request rate limiting is not part of this build yet",
+    let id = "rate_limits";
+    let limits = &config.rate_limits;
+    if !limits.enabled {
+        return Check::fail(
+            id,
+            "rate limits are off: logins and API calls are not throttled",
+            "set rate_limits.enabled = true (the bench profile is for benchmarks only)",
+        );
+    }
+    let defaults = crate::config::RateLimitConfig::default();
+    if limits.login_attempts > defaults.login_attempts * 10
+        || limits.per_ip_per_minute > defaults.per_ip_per_minute * 10
+    {
+        return Check::warn(
+            id,
+            format!(
+                "rate limits are raised far above their defaults (login_attempts = {}, \
+                 per_ip_per_minute = {})",
+                limits.login_attempts, limits.per_ip_per_minute
+            ),
+            "remove the raised rate_limits values unless this is a benchmark deployment",
+        );
+    }
+    Check::pass(
+        id,
+        format!(
+            "{} requests/min per address, {} logins per 5 min per address",
+            limits.per_ip_per_minute, limits.login_attempts
+        ),
     )
 }
 
@@ -527,6 +550,23 @@ mod tests {
             secret_strength_bits(hex) >= MIN_SECRET_BITS,
             "{}",
             secret_strength_bits(hex)
+        );
+    }
+
+    #[test]
+    fn rate_limits_check_fails_when_off_and_warns_when_raised() {
+        let verdict = |text: &str| {
+            let config: Config = toml::from_str(text).unwrap();
+            rate_limits(&config).verdict
+        };
+        assert_eq!(verdict(""), super::super::Verdict::Pass);
+        assert_eq!(
+            verdict("[rate_limits]\nenabled = false\n"),
+            super::super::Verdict::Fail
+        );
+        assert_eq!(
+            verdict("[rate_limits]\nlogin_attempts = 1000000\n"),
+            super::super::Verdict::Warn
         );
     }
 

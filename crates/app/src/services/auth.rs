@@ -9,13 +9,14 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use spiritus_auth::password::{MAX_PASSWORD_BYTES, check_new_password};
 use spiritus_auth::{OpaqueToken, Password, PasswordVerification};
-use spiritus_core::account::Account;
+use spiritus_core::account::{Account, Role};
 use spiritus_core::events::{LoginFailure, SecurityEvent};
 use spiritus_store::{AuditRecordExt, NewSession, RotateOutcome};
 use uuid::Uuid;
 
 use crate::actor::{Actor, Principal, RequestContext};
 use crate::error::AppError;
+use crate::services::login_limits::{LoginGate, USERNAME_WINDOW};
 use crate::services::mfa::{LoginProof, PasswordChecked, SecondFactorChallenge};
 use crate::state::App;
 
@@ -62,11 +63,20 @@ impl App {
                 "must be at most 4096 bytes",
             ));
         }
+        let gate = self.gate_password_attempt(username, request).await?;
+        if self.config().honey.is_honey_name(username) {
+            let pair = self.honey_login(username, password, request).await?;
+            return Ok(LoginOutcome::Tokens(pair));
+        }
         let account = if username.len() <= 64 {
             self.store().account_by_name(username).await?
         } else {
             None
         };
+        if gate == LoginGate::SecondFactorRequired {
+            self.refuse_without_second_factor(username, account.as_ref(), request)
+                .await?;
+        }
 
         let Some(account) = account else {
             self.with_hasher(move |hasher| hasher.verify_dummy(&password))
@@ -100,6 +110,7 @@ impl App {
             (Ok(PasswordVerification::Invalid), _) => {
                 self.reject_login(username, LoginFailure::WrongPassword, request)
                     .await;
+                self.count_password_failure(&account).await?;
                 return Err(AppError::InvalidCredentials);
             }
             (Err(error), _) => {
@@ -110,13 +121,45 @@ impl App {
             }
         }
 
-        if account.suspension.is_some() {
+        if self.suspension_bars(&account).await? {
             self.reject_login(username, LoginFailure::AccountSuspended, request)
                 .await;
             return Err(AppError::InvalidCredentials);
         }
-        self.after_password(PasswordChecked::new(account), request)
+        let gate = if account.suspension.is_some() {
+            LoginGate::SecondFactorRequired
+        } else {
+            gate
+        };
+        self.after_password(PasswordChecked::new(account), gate, request)
             .await
+    }
+
+    /// Past the username's limit across all addresses only a login that completes a second
+    /// factor may go on, and the owner's. Refused before any hash runs, and the same way for
+    /// an unknown name, so the refusal tells nothing about the password or the account.
+    async fn refuse_without_second_factor(
+        &self,
+        username: &str,
+        account: Option<&Account>,
+        request: &RequestContext,
+    ) -> Result<(), AppError> {
+        if let Some(account) = account {
+            if account.role == Role::Owner {
+                return Ok(());
+            }
+            let summary = self.store().factor_summary(account.id).await?;
+            if summary.has_second_factor() {
+                return Ok(());
+            }
+        }
+        self.reject_login(username, LoginFailure::SecondFactorRequired, request)
+            .await;
+        Err(AppError::RateLimited {
+            retry_after: USERNAME_WINDOW,
+            limit: self.config().rate_limits.login_username_per_hour,
+            window: USERNAME_WINDOW,
+        })
     }
 
     /// Records a failed login: one audit entry and one security event (the fail2ban line).
@@ -258,7 +301,7 @@ impl App {
                     .account_by_id(account_id)
                     .await?
                     .ok_or(AppError::Unauthorized)?;
-                if account.suspension.is_some() {
+                if self.suspension_bars(&account).await? {
                     return Err(AppError::Unauthorized);
                 }
                 self.events().emit(SecurityEvent::TokenRefreshed {
@@ -331,6 +374,8 @@ impl App {
                 "must differ from the current password",
             ));
         }
+        self.gate_password_attempt(principal.account.name.as_str(), request)
+            .await?;
         let stored = principal.account.password_hash.clone();
         let (verification, new_hash) = self
             .with_hasher(move |hasher| {
@@ -447,7 +492,7 @@ impl App {
             .account_by_id(account_id)
             .await?
             .ok_or(AppError::Unauthorized)?;
-        if account.suspension.is_some() {
+        if self.suspension_bars(&account).await? {
             return Err(AppError::Unauthorized);
         }
         let enrolment_required = self.enrolment_required(&account).await?;

@@ -8,6 +8,10 @@
     reason = "a test fails loudly on the first broken step"
 )]
 
+mod abuse_flood;
+mod abuse_honey;
+mod abuse_limits;
+mod abuse_suspension;
 mod alerts;
 mod audit;
 mod audit_fail2ban;

@@ -6,9 +6,10 @@
 //! 3. the request time limit (503 past it), which covers everything below;
 //! 4. CORS, so a refusal sent to an allowed origin is still readable by its page, and so
 //!    preflights are answered before anything looks for credentials;
-//! 5. the perimeter (allowlist, client certificate, geo, canonical paths), before any
+//! 5. IP blocks (403) and request rate limits (429), see [`crate::rate_limit`];
+//! 6. the perimeter (allowlist, client certificate, geo, canonical paths), before any
 //!    handler reads a credential or a body;
-//! 6. the body limit, then the handlers.
+//! 7. the body limit, then the handlers.
 
 pub mod accounts;
 pub mod audit;
@@ -34,6 +35,7 @@ use crate::error::normalize_errors;
 use crate::headers::{SecurityHeaders, add_security_headers};
 use crate::limits::limit_request_time;
 use crate::perimeter::{Perimeter, PerimeterState, guard_request};
+use crate::rate_limit::limit_requests;
 use crate::state::ServerState;
 
 /// `/api/auth/…` routes of the second factors.
@@ -150,6 +152,7 @@ pub fn router(state: ServerState, perimeter: Perimeter) -> Router {
         .route_layer(from_fn(crate::metrics::label_route))
         .layer(DefaultBodyLimit::max(config.limits.body_bytes))
         .layer(from_fn_with_state(perimeter, guard_request))
+        .layer(from_fn_with_state(state.app.clone(), limit_requests))
         .layer(from_fn_with_state(cors, apply_cors))
         .layer(from_fn_with_state(request_time, limit_request_time))
         .layer(from_fn(normalize_errors))

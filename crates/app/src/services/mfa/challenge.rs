@@ -168,7 +168,7 @@ impl App {
                 .reject_challenge(&name, "challenge_other_address", request)
                 .await);
         }
-        if account.suspension.is_some() {
+        if self.suspension_bars(&account).await? {
             return Err(self
                 .reject_challenge(&name, "account_suspended", request)
                 .await);

@@ -24,6 +24,7 @@ use super::proof::{
 use crate::actor::{Actor, Principal, RequestContext};
 use crate::error::AppError;
 use crate::services::auth::LoginOutcome;
+use crate::services::login_limits::LoginGate;
 use crate::state::App;
 
 /// Settings key of the runtime policy.
@@ -106,22 +107,35 @@ impl App {
     }
 
     /// Decides what a verified password leads to: a session, or a challenge.
+    ///
+    /// With [`LoginGate::SecondFactorRequired`] a known address does not spare the challenge,
+    /// and an owner without a second factor is let in with an alert urging enrolment.
     pub(in crate::services) async fn after_password(
         &self,
         checked: PasswordChecked,
+        gate: LoginGate,
         request: &RequestContext,
     ) -> Result<LoginOutcome, AppError> {
         let summary = self.store().factor_summary(checked.account().id).await?;
         if let Some(none) = NoFactorEnrolled::check(&summary) {
+            if gate == LoginGate::SecondFactorRequired {
+                self.events().emit(SecurityEvent::OwnerWithoutSecondFactor {
+                    account_id: checked.account().id,
+                });
+            }
             let proof = LoginProof::without_factors(checked, none);
             return Ok(LoginOutcome::Tokens(
                 self.open_session(proof, request).await?,
             ));
         }
-        if let Some(recent) = self
-            .recently_verified_address(checked.account(), request)
-            .await?
-        {
+        let known_address = match gate {
+            LoginGate::Open => {
+                self.recently_verified_address(checked.account(), request)
+                    .await?
+            }
+            LoginGate::SecondFactorRequired => None,
+        };
+        if let Some(recent) = known_address {
             let proof = LoginProof::from_known_address(checked, recent);
             return Ok(LoginOutcome::Tokens(
                 self.open_session(proof, request).await?,
