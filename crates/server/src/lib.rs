@@ -13,6 +13,7 @@ pub mod headers;
 pub mod limits;
 pub mod listener;
 pub mod metrics;
+pub mod openapi;
 pub mod perimeter;
 pub mod redirect;
 pub mod routes;
