@@ -140,3 +140,15 @@ fn the_document_is_openapi_3_1_with_the_security_schemes_and_error_body() {
     let detail = &json["components"]["schemas"]["ErrorDetail"];
     assert_eq!(detail["required"], serde_json::json!(["code", "message"]));
 }
+
+#[test]
+fn operation_ids_are_unique() {
+    let mut seen = BTreeSet::new();
+    for (path, item) in &document().paths.paths {
+        for (method, operation) in operations(item) {
+            let id = operation.operation_id.clone().unwrap_or_default();
+            assert!(!id.is_empty(), "{method} {path} has no operation id");
+            assert!(seen.insert(id.clone()), "operation id {id} is used twice");
+        }
+    }
+}
