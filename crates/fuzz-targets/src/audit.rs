@@ -41,7 +41,7 @@ pub fn audit_json(data: &[u8]) {
 /// outside the target folder.
 pub fn backup_archive(data: &[u8]) {
     let Some(identity) = identity() else {
-        panic!("the test identity does not parse");
+        panic!("parsing the age identity in testdata/sops/keys.txt failed");
     };
     let Ok(folder) = tempfile::tempdir() else {
         return;

@@ -14,7 +14,7 @@ pub fn jwt(data: &[u8]) {
         ("previous".to_owned(), SecretKey::from_bytes(vec![9; 32])),
     ];
     let Ok(keys) = JwtKeys::new(keys, TokenSettings::default()) else {
-        panic!("two well-formed keys are refused");
+        panic!("creating JwtKeys from two valid keys failed");
     };
     let Some(now) = DateTime::from_timestamp(1_800_000_000, 0) else {
         return;

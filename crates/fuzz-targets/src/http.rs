@@ -24,7 +24,7 @@ pub fn forwarded_headers(data: &[u8]) {
         }
     }
     let Ok(loopback) = parse_cidr("127.0.0.0/8") else {
-        panic!("a well-formed range is refused");
+        panic!("parsing the range 127.0.0.0/8 failed");
     };
     let trusted = CidrList::new(vec![loopback]);
     let stranger = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7)), 443);

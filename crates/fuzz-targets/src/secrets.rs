@@ -34,7 +34,7 @@ pub fn secret_reference(data: &[u8]) {
 /// sops documents in YAML and JSON: decryption of hostile input fails cleanly.
 pub fn sops_document(data: &[u8]) {
     let Ok(identities) = AgeIdentities::parse(TEST_IDENTITIES) else {
-        panic!("the test identities do not parse");
+        panic!("parsing the age identities in testdata/sops/keys.txt failed");
     };
     for format in [SopsFormat::Yaml, SopsFormat::Json] {
         let _ = SopsDocument::decrypt(data, format, &identities);

@@ -14,7 +14,7 @@ fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The checked-in seeds of a target, plus the real sops files for the sops target.
+/// Reads the checked-in seeds of a target, plus the real sops files for the sops target.
 fn seeds(target: &str) -> Vec<Vec<u8>> {
     let mut folders = vec![repository().join("fuzz/corpus").join(target)];
     if target == "sops_document" {

@@ -1,4 +1,4 @@
-//! Path declarations of `/api/auth/{login,refresh,logout,password}` and the token answers
+//! Path declarations of `/api/auth/{login,refresh,logout,password}` and the token responses
 //! they share with the second-factor steps.
 
 #![allow(dead_code, reason = "the functions only carry path declarations")]
@@ -25,7 +25,7 @@ pub struct TokenPair {
     token_type: String,
     /// Seconds the access token lives.
     expires_in: i64,
-    /// True while every call but the password change answers 403.
+    /// True while every call but the password change returns 403.
     must_change_password: bool,
 }
 
@@ -51,7 +51,7 @@ pub struct MfaChallenge {
     expires_in: i64,
 }
 
-/// What a successful login answers.
+/// Response of a successful login.
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum LoginAnswer {
@@ -60,7 +60,7 @@ pub enum LoginAnswer {
     SecondFactor(MfaChallenge),
 }
 
-/// The token answer of every login step: in the body, or in cookies with `?cookie=true`.
+/// Token response of every login step: in the body, or in cookies with `?cookie=true`.
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum SessionAnswer {

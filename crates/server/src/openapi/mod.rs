@@ -1,11 +1,11 @@
 //! The OpenAPI 3.1 document of the HTTP API, generated from the code and served at
 //! `GET /api/openapi.json`.
 //!
-//! Each route group has a file here holding its path declarations (`#[utoipa::path]` on an
-//! empty function) and an `Api` struct listing them; [`document`] merges the groups and adds
-//! the security schemes and the error body. Request and response schemas come from the real
-//! types where the handlers have them (`ToSchema` derived in `crate::routes`); answers that
-//! the handlers build as JSON values are described by the schema types in these files.
+//! Each route group has a file here with its path declarations (`#[utoipa::path]` on an empty
+//! function) and an `Api` struct listing them. [`document`] merges the groups and adds the
+//! security schemes and the error body. Request and response schemas come from the real types
+//! where the handlers have them (`ToSchema` derived in `crate::routes`). Responses that the
+//! handlers build as JSON values are described by the schema types in these files.
 //!
 //! Adding a route: mount it in `crate::routes::route_table`, declare its path in the group's
 //! file here and list it in that file's `Api`. The test `openapi_covers_every_route` fails
@@ -32,7 +32,7 @@ use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 use crate::cookies::{ACCESS_COOKIE, CSRF_HEADER};
 use crate::error::ErrorBody;
 
-/// Where the document is served.
+/// Path of the served document.
 pub const DOCUMENT_PATH: &str = "/api/openapi.json";
 
 /// Security scheme names used in the document.
@@ -108,7 +108,7 @@ pub fn document() -> Document {
     document
 }
 
-/// The document as JSON, built once.
+/// Encodes the document as JSON once and returns the cached text.
 fn document_json() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
     JSON.get_or_init(|| match document().to_json() {
@@ -130,7 +130,7 @@ pub async fn serve() -> Response {
     response
 }
 
-/// The error answer every operation can give: any status without its own entry carries the
+/// Error response of every operation: any status without its own entry carries the
 /// standard error body.
 pub struct ApiErrors;
 

@@ -128,7 +128,7 @@ fn path_parameters_are_declared() {
 }
 
 #[test]
-fn the_document_is_openapi_3_1_with_the_security_schemes_and_error_body() {
+fn document_has_version_schemes_and_error_body() {
     let json: serde_json::Value = serde_json::from_str(super::document_json()).unwrap_or_default();
     assert_eq!(json["openapi"], "3.1.0");
     let schemes = &json["components"]["securitySchemes"];

@@ -67,13 +67,14 @@ fn expire_days(field: &'static str, value: Option<Value>) -> Result<ExpireDays, 
 #[serde(deny_unknown_fields)]
 #[schema(as = CreateUserBody)]
 pub struct CreateBody {
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = String, required = true, pattern = "^[A-Za-z0-9_-]{3,255}$")]
     name: Option<Value>,
-    #[schema(value_type = f64, required = true)]
+    /// Decimal GB (10^9 bytes), at most 3 decimals; 0 is unlimited.
+    #[schema(value_type = f64, required = true, minimum = 0, maximum = 10000)]
     traffic_limit_gb: Option<Value>,
-    #[schema(value_type = i64, required = true)]
+    #[schema(value_type = i64, required = true, minimum = 1, maximum = 365)]
     expire_days: Option<Value>,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, max_length = 2000)]
     note: Option<Value>,
 }
 
