@@ -19,6 +19,7 @@ pub mod redirect;
 pub mod routes;
 pub mod state;
 pub mod tls;
+pub mod unread_body;
 
 pub use listener::{ListenerLimits, serve_https};
 pub use perimeter::Perimeter;

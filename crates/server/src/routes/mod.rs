@@ -2,13 +2,15 @@
 //!
 //! Layers run outermost first:
 //! 1. security headers, so every response has them, refusals and errors included;
-//! 2. error-body normalisation;
-//! 3. the request time limit (503 past it), which covers everything below;
-//! 4. CORS, so a refusal sent to an allowed origin is still readable by its page, and so
+//! 2. `Connection: close` when a response leaves the request body unread (see
+//!    [`crate::unread_body`]), around everything that can answer before reading it;
+//! 3. error-body normalisation;
+//! 4. the request time limit (503 past it), which covers everything below;
+//! 5. CORS, so a refusal sent to an allowed origin is still readable by its page, and so
 //!    preflights are answered before anything looks for credentials;
-//! 5. the perimeter (allowlist, client certificate, geo, canonical paths), before any
+//! 6. the perimeter (allowlist, client certificate, geo, canonical paths), before any
 //!    handler reads a credential or a body;
-//! 6. the body limit, then the handlers.
+//! 7. the body limit, then the handlers.
 
 pub mod accounts;
 pub mod audit;
@@ -208,6 +210,7 @@ pub fn router(state: ServerState, perimeter: Perimeter) -> Router {
         .layer(from_fn_with_state(cors, apply_cors))
         .layer(from_fn_with_state(request_time, limit_request_time))
         .layer(from_fn(normalize_errors))
+        .layer(from_fn(crate::unread_body::close_on_unread_body))
         .layer(from_fn_with_state(security_headers, add_security_headers))
         .layer(from_fn(crate::metrics::track_requests))
         .with_state(state)
