@@ -12,8 +12,9 @@ use axum::body::Body;
 use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 use spiritus_app::AppError;
+use utoipa::ToSchema;
 
 /// An application error on its way to the client.
 #[derive(Debug)]
@@ -116,6 +117,25 @@ fn add_rate_limit_headers(
     }
 }
 
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody<'a> {
+    pub error: ErrorDetail<'a>,
+}
+
+/// What went wrong: a stable machine-readable code, a human message, and the request field at
+/// fault when there is one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// Stable snake_case code, e.g. `validation_failed`.
+    pub code: &'a str,
+    /// Human text; may change between versions.
+    pub message: &'a str,
+    /// The one request field at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'a str>,
+}
+
 /// Builds the standard error body with a status.
 pub fn error_response(
     status: StatusCode,
@@ -123,11 +143,14 @@ pub fn error_response(
     message: &str,
     field: Option<&str>,
 ) -> Response {
-    let mut error = json!({ "code": code, "message": message });
-    if let Some(field) = field {
-        error["field"] = json!(field);
-    }
-    (status, Json(json!({ "error": error }))).into_response()
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code,
+            message,
+            field,
+        },
+    };
+    (status, Json(body)).into_response()
 }
 
 /// Gives every error response without a JSON body the standard error body.

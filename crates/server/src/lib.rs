@@ -14,12 +14,14 @@ pub mod honey;
 pub mod limits;
 pub mod listener;
 pub mod metrics;
+pub mod openapi;
 pub mod perimeter;
 pub mod rate_limit;
 pub mod redirect;
 pub mod routes;
 pub mod state;
 pub mod tls;
+pub mod unread_body;
 
 pub use listener::{ListenerLimits, serve_https};
 pub use perimeter::Perimeter;

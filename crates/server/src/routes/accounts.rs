@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use spiritus_app::services::mfa::{AccountView, SecurityPolicy};
 use spiritus_app::{Actor, AppError};
 use spiritus_auth::Password;
+use utoipa::ToSchema;
 
 use crate::error::ApiResult;
 use crate::extract::{Authenticated, Ctx, StrictJson, fields};
@@ -24,11 +25,15 @@ pub async fn list(
     Ok(Json(json!({ "items": items })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateAccountBody)]
 pub struct CreateBody {
+    #[schema(value_type = String, required = true)]
     name: Option<Value>,
+    #[schema(value_type = String, required = true)]
     role: Option<Value>,
+    #[schema(value_type = String, required = true)]
     password: Option<Value>,
 }
 
@@ -79,9 +84,10 @@ pub async fn security_settings(
     Ok(Json(policy_json(&state.app.security_policy().await?)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecurityBody {
+    #[schema(value_type = bool, required = true)]
     mfa_required_for_admins: Option<Value>,
 }
 

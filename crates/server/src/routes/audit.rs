@@ -16,6 +16,7 @@ use spiritus_app::services::audit::{AuditExport, AuditFilter, AuditVerification}
 use spiritus_app::{AppError, Principal, RequestContext};
 use spiritus_audit::{ConsistencyProof, InclusionProof, SignedTreeHead};
 use spiritus_core::events::DenialReason;
+use utoipa::IntoParams;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Authenticated, Ctx};
@@ -45,8 +46,9 @@ async fn require_auditor(
 }
 
 /// Filters shared by the query and the export.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct FilterParams {
     from: Option<String>,
     to: Option<String>,
@@ -155,8 +157,9 @@ pub async fn tree_head(
     Ok(Json(state.app.sign_tree_head().await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct InclusionParams {
     index: Option<String>,
     tree_size: Option<String>,
@@ -183,8 +186,9 @@ pub async fn inclusion_proof(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ConsistencyParams {
     first: Option<String>,
     second: Option<String>,

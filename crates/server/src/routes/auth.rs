@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use spiritus_app::AppError;
 use spiritus_app::services::auth::{LoginOutcome, TokenPair};
 use spiritus_auth::Password;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::cookies::{
     SessionCookies, cleared_cookies, csrf_matches, new_csrf_token, session_cookies,
@@ -25,16 +26,19 @@ use crate::extract::{
 };
 use crate::state::ServerState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
+    #[schema(value_type = String, required = true)]
     username: Option<Value>,
+    #[schema(value_type = String, required = true)]
     password: Option<Value>,
 }
 
 /// `?cookie=true` asks for a browser session.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LoginQuery {
     #[serde(default)]
     cookie: bool,
@@ -111,9 +115,10 @@ fn with_cookies(mut response: Response, cookies: Vec<String>) -> Response {
     response
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshBody {
+    #[schema(value_type = String, required = true)]
     refresh_token: Option<Value>,
 }
 
@@ -219,10 +224,12 @@ pub struct LogoutBody {
     refresh_token: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordBody {
+    #[schema(value_type = String, required = true)]
     current: Option<Value>,
+    #[schema(value_type = String, required = true)]
     new: Option<Value>,
 }
 

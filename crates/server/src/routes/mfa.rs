@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use spiritus_app::services::mfa::{BackupCodes, FactorOverview};
 use spiritus_auth::Password;
+use utoipa::ToSchema;
 
 use super::auth::{LoginQuery, pair_response};
 use super::passkeys::passkey_json;
@@ -18,10 +19,12 @@ use crate::error::ApiResult;
 use crate::extract::{Authenticated, Ctx, StrictJson, fields};
 use crate::state::ServerState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecondFactorBody {
+    #[schema(value_type = String, required = true)]
     challenge: Option<Value>,
+    #[schema(value_type = String, required = true)]
     code: Option<Value>,
 }
 
@@ -56,9 +59,10 @@ pub async fn totp_setup(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeBody {
+    #[schema(value_type = String, required = true)]
     code: Option<Value>,
 }
 
@@ -74,10 +78,12 @@ pub async fn totp_confirm(
     Ok(Json(backup_codes_json(&codes)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReauthBody {
+    #[schema(value_type = String, required = true)]
     password: Option<Value>,
+    #[schema(value_type = String, required = true)]
     code: Option<Value>,
 }
 

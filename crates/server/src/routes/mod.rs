@@ -2,14 +2,16 @@
 //!
 //! Layers run outermost first:
 //! 1. security headers, so every response has them, refusals and errors included;
-//! 2. error-body normalisation;
-//! 3. the request time limit (503 past it), which covers everything below;
-//! 4. CORS, so a refusal sent to an allowed origin is still readable by its page, and so
+//! 2. `Connection: close` when a response leaves the request body unread (see
+//!    [`crate::unread_body`]), around everything that can answer before reading it;
+//! 3. error-body normalisation;
+//! 4. the request time limit (503 past it), which covers everything below;
+//! 5. CORS, so a refusal sent to an allowed origin is still readable by its page, and so
 //!    preflights are answered before anything looks for credentials;
-//! 5. IP blocks (403) and request rate limits (429), see [`crate::rate_limit`];
-//! 6. the perimeter (allowlist, client certificate, geo, canonical paths), before any
+//! 6. IP blocks (403) and request rate limits (429), see [`crate::rate_limit`];
+//! 7. the perimeter (allowlist, client certificate, geo, canonical paths), before any
 //!    handler reads a credential or a body;
-//! 7. the body limit, then the handlers.
+//! 8. the body limit, then the handlers.
 
 pub mod accounts;
 pub mod audit;
@@ -22,13 +24,15 @@ pub mod subscription_page;
 pub mod system;
 pub mod users;
 
+mod table;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{get, patch, post};
+use spiritus_app::config::LimitsConfig;
 
 use crate::cors::apply_cors;
 use crate::error::normalize_errors;
@@ -38,54 +42,149 @@ use crate::perimeter::{Perimeter, PerimeterState, guard_request};
 use crate::rate_limit::limit_requests;
 use crate::state::ServerState;
 
+pub use table::Mount;
+
+/// `/api/auth/…`: login, tokens and the password.
+fn auth_routes() -> Vec<Mount> {
+    vec![
+        Mount::post("/api/auth/login", auth::login),
+        Mount::post("/api/auth/refresh", auth::refresh),
+        Mount::post("/api/auth/logout", auth::logout),
+        Mount::post("/api/auth/password", auth::change_password),
+    ]
+}
+
 /// `/api/auth/…` routes of the second factors.
-fn second_factor_routes() -> Router<ServerState> {
-    Router::new()
-        .route("/2fa", post(mfa::second_factor))
-        .route("/second-factors", get(mfa::overview))
-        .route("/totp/setup", post(mfa::totp_setup))
-        .route("/totp/confirm", post(mfa::totp_confirm))
-        .route("/totp/disable", post(mfa::totp_disable))
-        .route("/backup-codes", post(mfa::regenerate_backup_codes))
-        .route("/webauthn/register/start", post(passkeys::register_start))
-        .route("/webauthn/register/finish", post(passkeys::register_finish))
-        .route("/webauthn/credentials", get(passkeys::list))
-        .route(
-            "/webauthn/credentials/{id}",
-            patch(passkeys::rename).delete(passkeys::remove),
-        )
-        .route("/webauthn/login/start", post(passkeys::login_start))
-        .route("/webauthn/login/finish", post(passkeys::login_finish))
+fn second_factor_routes() -> Vec<Mount> {
+    vec![
+        Mount::post("/api/auth/2fa", mfa::second_factor),
+        Mount::get("/api/auth/second-factors", mfa::overview),
+        Mount::post("/api/auth/totp/setup", mfa::totp_setup),
+        Mount::post("/api/auth/totp/confirm", mfa::totp_confirm),
+        Mount::post("/api/auth/totp/disable", mfa::totp_disable),
+        Mount::post("/api/auth/backup-codes", mfa::regenerate_backup_codes),
+        Mount::post(
+            "/api/auth/webauthn/register/start",
+            passkeys::register_start,
+        ),
+        Mount::post(
+            "/api/auth/webauthn/register/finish",
+            passkeys::register_finish,
+        ),
+        Mount::get("/api/auth/webauthn/credentials", passkeys::list),
+        Mount::patch("/api/auth/webauthn/credentials/{id}", passkeys::rename),
+        Mount::delete("/api/auth/webauthn/credentials/{id}", passkeys::remove),
+        Mount::post("/api/auth/webauthn/login/start", passkeys::login_start),
+        Mount::post("/api/auth/webauthn/login/finish", passkeys::login_finish),
+    ]
+}
+
+/// `/api/admin/users…`: VPN users. The bulk calls take larger bodies.
+fn user_routes(limits: &LimitsConfig) -> Vec<Mount> {
+    let bulk = limits.bulk_body_bytes;
+    vec![
+        Mount::get("/api/admin/users", users::list),
+        Mount::post("/api/admin/users", users::create),
+        Mount::get("/api/admin/users/{name}", users::get),
+        Mount::patch("/api/admin/users/{name}", users::update),
+        Mount::delete("/api/admin/users/{name}", users::delete),
+        Mount::post("/api/admin/users/{name}/enable", users::enable),
+        Mount::post("/api/admin/users/{name}/disable", users::disable),
+        Mount::post("/api/admin/users/{name}/reset-usage", users::reset_usage),
+        Mount::post("/api/admin/users/{name}/renew", users::renew),
+        Mount::post("/api/admin/users/{name}/add-traffic", users::add_traffic),
+        Mount::post(
+            "/api/admin/users/{name}/rotate-subscription",
+            users::rotate_subscription,
+        ),
+        Mount::post("/api/admin/users/bulk", users::bulk_create).with_body_limit(bulk),
+        Mount::post("/api/admin/users/bulk-delete", users::bulk_delete).with_body_limit(bulk),
+    ]
+}
+
+/// `/api/admin/system` and `/api/admin/audit…`.
+fn system_and_audit_routes() -> Vec<Mount> {
+    vec![
+        Mount::get("/api/admin/system", system::system),
+        Mount::get("/api/admin/audit", audit::query),
+        Mount::get("/api/admin/audit/tree-head", audit::tree_head),
+        Mount::get("/api/admin/audit/proof/inclusion", audit::inclusion_proof),
+        Mount::get(
+            "/api/admin/audit/proof/consistency",
+            audit::consistency_proof,
+        ),
+        Mount::post("/api/admin/audit/verify", audit::verify),
+        Mount::get("/api/admin/audit/export", audit::export),
+    ]
 }
 
 /// `/api/admin/…` routes of panel accounts and the security policy.
-fn account_routes() -> Router<ServerState> {
-    Router::new()
-        .route("/accounts", get(accounts::list).post(accounts::create))
-        .route(
-            "/accounts/{name}/reset-2fa",
-            post(accounts::reset_second_factors),
-        )
-        .route(
-            "/settings/security",
-            get(accounts::security_settings).put(accounts::update_security_settings),
-        )
+fn account_routes() -> Vec<Mount> {
+    vec![
+        Mount::get("/api/admin/accounts", accounts::list),
+        Mount::post("/api/admin/accounts", accounts::create),
+        Mount::post(
+            "/api/admin/accounts/{name}/reset-2fa",
+            accounts::reset_second_factors,
+        ),
+        Mount::get("/api/admin/settings/security", accounts::security_settings),
+        Mount::put(
+            "/api/admin/settings/security",
+            accounts::update_security_settings,
+        ),
+    ]
 }
 
 /// Remediation commands under `/api/admin/incident`.
-fn incident_routes() -> Router<ServerState> {
+fn incident_routes() -> Vec<Mount> {
     use remediation as r;
-    Router::new()
-        .route("/accounts/{name}/revoke-sessions", post(r::revoke_sessions))
-        .route(
-            "/accounts/{name}/force-password-reset",
-            post(r::force_password_reset),
-        )
-        .route("/accounts/{name}/suspend", post(r::suspend))
-        .route("/accounts/{name}/unsuspend", post(r::unsuspend))
-        .route("/ip-blocks", get(r::list_blocks).post(r::block))
-        .route("/ip-blocks/nftables", get(r::nftables))
-        .route("/ip-blocks/{ip}", axum::routing::delete(r::unblock))
+    vec![
+        Mount::post(
+            "/api/admin/incident/accounts/{name}/revoke-sessions",
+            r::revoke_sessions,
+        ),
+        Mount::post(
+            "/api/admin/incident/accounts/{name}/force-password-reset",
+            r::force_password_reset,
+        ),
+        Mount::post("/api/admin/incident/accounts/{name}/suspend", r::suspend),
+        Mount::post(
+            "/api/admin/incident/accounts/{name}/unsuspend",
+            r::unsuspend,
+        ),
+        Mount::get("/api/admin/incident/ip-blocks", r::list_blocks),
+        Mount::post("/api/admin/incident/ip-blocks", r::block),
+        Mount::get("/api/admin/incident/ip-blocks/nftables", r::nftables),
+        Mount::delete("/api/admin/incident/ip-blocks/{ip}", r::unblock),
+    ]
+}
+
+/// Public routes: health, subscriptions and the API document.
+fn public_routes() -> Vec<Mount> {
+    vec![
+        Mount::get("/healthz", system::health),
+        Mount::get("/sub/{token}", subscription::subscription),
+        Mount::get(subscription::PAGE_STYLESHEET_PATH, subscription::stylesheet),
+        Mount::get(crate::openapi::DOCUMENT_PATH, crate::openapi::serve),
+    ]
+}
+
+/// Every route the panel mounts, in one list: [`router`] mounts exactly these, and the
+/// OpenAPI coverage test compares them with the document. A new route goes into its group
+/// here and gets a path declaration in `crate::openapi`.
+pub fn route_table(limits: &LimitsConfig) -> Vec<Mount> {
+    [
+        public_routes(),
+        auth_routes(),
+        second_factor_routes(),
+        user_routes(limits),
+        system_and_audit_routes(),
+        account_routes(),
+        incident_routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Builds the full application router behind the perimeter checks.
@@ -102,53 +201,11 @@ pub fn router(state: ServerState, perimeter: Perimeter) -> Router {
         perimeter: Arc::new(perimeter),
     };
 
-    let auth = Router::new()
-        .route("/login", post(auth::login))
-        .route("/refresh", post(auth::refresh))
-        .route("/logout", post(auth::logout))
-        .route("/password", post(auth::change_password))
-        .merge(second_factor_routes());
+    let routes = route_table(&config.limits)
+        .into_iter()
+        .fold(Router::new(), |router, mount| mount.mount_on(router));
 
-    let bulk = Router::new()
-        .route("/users/bulk", post(users::bulk_create))
-        .route("/users/bulk-delete", post(users::bulk_delete))
-        .layer(DefaultBodyLimit::max(config.limits.bulk_body_bytes));
-
-    let admin = Router::new()
-        .route("/users", get(users::list).post(users::create))
-        .route(
-            "/users/{name}",
-            get(users::get).patch(users::update).delete(users::delete),
-        )
-        .route("/users/{name}/enable", post(users::enable))
-        .route("/users/{name}/disable", post(users::disable))
-        .route("/users/{name}/reset-usage", post(users::reset_usage))
-        .route("/users/{name}/renew", post(users::renew))
-        .route("/users/{name}/add-traffic", post(users::add_traffic))
-        .route(
-            "/users/{name}/rotate-subscription",
-            post(users::rotate_subscription),
-        )
-        .route("/system", get(system::system))
-        .route("/audit", get(audit::query))
-        .route("/audit/tree-head", get(audit::tree_head))
-        .route("/audit/proof/inclusion", get(audit::inclusion_proof))
-        .route("/audit/proof/consistency", get(audit::consistency_proof))
-        .route("/audit/verify", post(audit::verify))
-        .route("/audit/export", get(audit::export))
-        .merge(account_routes())
-        .merge(bulk)
-        .nest("/incident", incident_routes());
-
-    Router::new()
-        .route("/healthz", get(system::health))
-        .route("/sub/{token}", get(subscription::subscription))
-        .route(
-            subscription::PAGE_STYLESHEET_PATH,
-            get(subscription::stylesheet),
-        )
-        .nest("/api/auth", auth)
-        .nest("/api/admin", admin)
+    routes
         .route_layer(from_fn(crate::metrics::label_route))
         .layer(DefaultBodyLimit::max(config.limits.body_bytes))
         .layer(from_fn_with_state(perimeter, guard_request))
@@ -156,6 +213,7 @@ pub fn router(state: ServerState, perimeter: Perimeter) -> Router {
         .layer(from_fn_with_state(cors, apply_cors))
         .layer(from_fn_with_state(request_time, limit_request_time))
         .layer(from_fn(normalize_errors))
+        .layer(from_fn(crate::unread_body::close_on_unread_body))
         .layer(from_fn_with_state(security_headers, add_security_headers))
         .layer(from_fn(crate::metrics::track_requests))
         .with_state(state)

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use spiritus_app::AppError;
 use spiritus_app::services::mfa::PasskeyView;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::{LoginQuery, pair_response};
@@ -26,10 +27,12 @@ pub async fn register_start(
     Ok(Json(state.app.passkey_register_start(&principal).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterFinishBody {
+    #[schema(value_type = String, required = true)]
     name: Option<Value>,
+    #[schema(value_type = Object, required = true)]
     credential: Option<Value>,
 }
 
@@ -65,9 +68,10 @@ pub async fn list(
     Ok(Json(json!({ "items": items })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenameBody {
+    #[schema(value_type = String, required = true)]
     name: Option<Value>,
 }
 
@@ -105,9 +109,10 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginStartBody {
+    #[schema(value_type = String, required = true)]
     challenge: Option<Value>,
 }
 
@@ -123,10 +128,12 @@ pub async fn login_start(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginFinishBody {
+    #[schema(value_type = String, required = true)]
     challenge: Option<Value>,
+    #[schema(value_type = Object, required = true)]
     credential: Option<Value>,
 }
 

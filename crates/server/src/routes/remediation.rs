@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use spiritus_app::services::incident::parse_ip;
 use spiritus_app::{Actor, AppError};
 use spiritus_store::IpBlock;
+use utoipa::ToSchema;
 
 use crate::error::ApiResult;
 use crate::extract::{Authenticated, Ctx, StrictJson, fields};
@@ -57,9 +58,10 @@ pub async fn force_password_reset(
     Ok(Json(json!({ "revoked": revoked })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SuspendBody {
+    #[schema(value_type = String)]
     reason: Option<Value>,
 }
 
@@ -99,11 +101,14 @@ pub async fn list_blocks(
     Ok(Json(json!({ "items": items })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BlockBody {
+    #[schema(value_type = String, required = true)]
     ip: Option<Value>,
+    #[schema(value_type = u64)]
     seconds: Option<Value>,
+    #[schema(value_type = String)]
     reason: Option<Value>,
 }
 

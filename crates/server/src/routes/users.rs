@@ -10,6 +10,7 @@ use spiritus_app::services::users::{BulkCreate, CreateUser, MAX_BULK_COUNT, User
 use spiritus_app::{Actor, AppError, Principal, RequestContext};
 use spiritus_core::user::{ExpireDays, Note, TrafficLimit, UserName, UserStatus, VpnUser};
 use spiritus_store::{UserListQuery, UserPatch, UserSort};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Authenticated, Ctx, StrictJson, fields};
@@ -17,10 +18,12 @@ use crate::state::ServerState;
 
 /// The admin view of a VPN user. It never holds a credential: the proxy id and password and
 /// the subscription token's stored hash stay inside.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserResponse {
     pub id: String,
     pub name: String,
+    /// `active`, `disabled`, `limited` (quota reached) or `expired`.
+    #[schema(value_type = String)]
     pub status: UserStatus,
     pub traffic_limit_gb: f64,
     pub upload_bytes: u64,
@@ -60,12 +63,18 @@ fn expire_days(field: &'static str, value: Option<Value>) -> Result<ExpireDays, 
     Ok(ExpireDays::parse(field, fields::integer(field, value)?)?)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateUserBody)]
 pub struct CreateBody {
+    #[schema(value_type = String, required = true, pattern = "^[A-Za-z0-9_-]{3,255}$")]
     name: Option<Value>,
+    /// Decimal GB (10^9 bytes), at most 3 decimals; 0 is unlimited.
+    #[schema(value_type = f64, required = true, minimum = 0, maximum = 10000)]
     traffic_limit_gb: Option<Value>,
+    #[schema(value_type = i64, required = true, minimum = 1, maximum = 365)]
     expire_days: Option<Value>,
+    #[schema(value_type = String, max_length = 2000)]
     note: Option<Value>,
 }
 
@@ -92,8 +101,9 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(user_response(&state, &user)?)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     limit: Option<String>,
     cursor: Option<String>,
@@ -196,11 +206,14 @@ pub async fn get(
     Ok(Json(user_response(&state, &user)?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchBody {
+    #[schema(value_type = f64)]
     traffic_limit_gb: Option<Value>,
+    #[schema(value_type = String)]
     expire_at: Option<Value>,
+    #[schema(value_type = String)]
     note: Option<Value>,
 }
 
@@ -303,10 +316,12 @@ pub async fn rotate_subscription(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenewBody {
+    #[schema(value_type = f64, required = true)]
     traffic_limit_gb: Option<Value>,
+    #[schema(value_type = i64, required = true)]
     expire_days: Option<Value>,
 }
 
@@ -326,9 +341,10 @@ pub async fn renew(
     Ok(Json(user_response(&state, &user)?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddTrafficBody {
+    #[schema(value_type = f64, required = true)]
     gb: Option<Value>,
 }
 
@@ -347,14 +363,20 @@ pub async fn add_traffic(
     Ok(Json(user_response(&state, &user)?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkBody {
+    #[schema(value_type = String, required = true)]
     prefix: Option<Value>,
+    #[schema(value_type = u32, required = true)]
     count: Option<Value>,
+    #[schema(value_type = u32)]
     start: Option<Value>,
+    #[schema(value_type = u8)]
     pad: Option<Value>,
+    #[schema(value_type = f64, required = true)]
     traffic_limit_gb: Option<Value>,
+    #[schema(value_type = i64, required = true)]
     expire_days: Option<Value>,
 }
 
@@ -404,9 +426,10 @@ pub async fn bulk_create(
     Ok((StatusCode::CREATED, Json(json!({ "items": items }))))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkDeleteBody {
+    #[schema(value_type = Vec<String>, required = true)]
     names: Option<Value>,
 }
 

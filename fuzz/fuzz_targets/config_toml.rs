@@ -1,0 +1,4 @@
+//! cargo-fuzz entry point of `spiritus_fuzz_targets::config_toml`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| spiritus_fuzz_targets::config_toml(data));
