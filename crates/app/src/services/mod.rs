@@ -7,5 +7,6 @@ pub mod core;
 pub mod incident;
 pub mod mfa;
 pub mod responses;
+pub mod sessions;
 pub mod subscriptions;
 pub mod users;

@@ -13,11 +13,14 @@
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod dashboard;
 pub mod mfa;
 pub mod passkeys;
 pub mod remediation;
+pub mod sessions;
 pub mod subscription;
 pub mod subscription_page;
+pub mod subscription_qr;
 pub mod system;
 pub mod users;
 
@@ -105,6 +108,8 @@ pub fn router(state: ServerState, perimeter: Perimeter) -> Router {
         .route("/refresh", post(auth::refresh))
         .route("/logout", post(auth::logout))
         .route("/password", post(auth::change_password))
+        .route("/sessions", get(sessions::list))
+        .route("/sessions/{id}", axum::routing::delete(sessions::revoke))
         .merge(second_factor_routes());
 
     let bulk = Router::new()
@@ -123,6 +128,10 @@ pub fn router(state: ServerState, perimeter: Perimeter) -> Router {
         .route("/users/{name}/reset-usage", post(users::reset_usage))
         .route("/users/{name}/renew", post(users::renew))
         .route("/users/{name}/add-traffic", post(users::add_traffic))
+        .route(
+            "/users/{name}/subscription-qr",
+            get(subscription_qr::subscription_qr),
+        )
         .route(
             "/users/{name}/rotate-subscription",
             post(users::rotate_subscription),
@@ -145,6 +154,8 @@ pub fn router(state: ServerState, perimeter: Perimeter) -> Router {
             subscription::PAGE_STYLESHEET_PATH,
             get(subscription::stylesheet),
         )
+        .route("/", get(dashboard::page))
+        .route("/assets/{*file}", get(dashboard::asset))
         .nest("/api/auth", auth)
         .nest("/api/admin", admin)
         .route_layer(from_fn(crate::metrics::label_route))
