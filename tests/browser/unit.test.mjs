@@ -106,3 +106,9 @@ test('digits convert between Persian, Arabic-Indic and Latin', () => {
   assert.equal(parseWhole('۳۰'), 30);
   assert.equal(parseWhole('3.5'), null);
 });
+
+test('the test TOTP generator matches the RFC 6238 vector', async () => {
+  const { totp } = await import('./support.mjs');
+  // RFC 6238 appendix B, SHA-1 secret "12345678901234567890", T = 59 s: 94287082.
+  assert.equal(totp('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ', 1), '287082');
+});
