@@ -110,6 +110,10 @@ test('the dashboard works end to end in English and Persian under the strict CSP
     await page.waitForURL(/#\/login$/);
     assert.equal(await page.getAttribute('html', 'dir'), 'ltr');
     await screenshot(page, 'login-en');
+    await switchLanguage(page, 'fa');
+    assert.equal(await page.getAttribute('html', 'dir'), 'rtl');
+    await screenshot(page, 'login-fa');
+    await switchLanguage(page, 'en');
     await login(page, 'admin', server.ownerPassword);
     await page.waitForURL(/#\/password$/);
     await page.getByLabel('Current password').fill(server.ownerPassword);
