@@ -21,6 +21,7 @@ pub use ephemeral::{
 pub use error::StoreError;
 pub use sql::{
     AuditQuery, AuditRecord, AuditRecordExt, Backend, CutoffOutcome, CutoffReason, LiveSession,
-    NewAccount, NewSession, NewVpnUser, RotateOutcome, SqlStore, UserListQuery, UserPage, UserPatch, UserSort,
+    NewAccount, NewSession, NewVpnUser, RotateOutcome, SqlStore, UserListQuery, UserPage,
+    UserPatch, UserSort,
 };
 pub use sql::{FactorSummary, KnownIp, LoginLocation, NewPasskey, StoredPasskey, TotpRecord};

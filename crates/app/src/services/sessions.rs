@@ -1,8 +1,8 @@
 //! The caller's own sessions: the list the security page shows, and ending one of them.
 //!
-//! An account sees and ends only its own sessions. A session id that is unknown, already
-//! ended or another account's gets the same 404, so the answer tells nothing about sessions
-//! that are not the caller's.
+//! An account lists and ends only its own sessions. A session id that is unknown, already
+//! ended or another account's gets the same 404, so the response reveals nothing about
+//! sessions that are not the caller's.
 
 use spiritus_store::{AuditRecordExt, LiveSession};
 use uuid::Uuid;
@@ -12,7 +12,7 @@ use crate::error::AppError;
 use crate::state::App;
 
 impl App {
-    /// The caller's live sessions, newest first.
+    /// Lists the caller's live sessions, newest first.
     pub async fn own_sessions(&self, principal: &Principal) -> Result<Vec<LiveSession>, AppError> {
         Ok(self
             .store()

@@ -1,6 +1,6 @@
 // The JSON API in browser-session mode: the tokens travel in HttpOnly cookies, and every
 // unsafe request echoes the csrf_token cookie in X-CSRF-Token. An expired access token is
-// renewed once with the refresh cookie; when that fails too the session is over and the
+// renewed once with the refresh cookie. When that fails too, the session is over, so the
 // handler set with onSessionExpired takes the operator back to the login page.
 
 const TIMEOUT_MS = 20000;
@@ -27,7 +27,7 @@ export function onSessionExpired(handler) {
   sessionExpiredHandler = handler;
 }
 
-/** The CSRF token the server set in a script-readable cookie, or '' when there is none. */
+/** Reads the CSRF token from its script-readable cookie; '' when there is none. */
 export function csrfToken() {
   for (const pair of document.cookie.split(';')) {
     const [name, ...rest] = pair.trim().split('=');
@@ -38,7 +38,7 @@ export function csrfToken() {
   return '';
 }
 
-/** Whether the browser holds a session at all (it may still have expired). */
+/** Checks whether the browser has session cookies at all (the session may have expired). */
 export function hasSession() {
   return csrfToken() !== '';
 }

@@ -1,8 +1,8 @@
 // Building the page with DOM calls only. Text always goes in as text nodes, so a user name,
-// note, user agent or audit detail that holds markup is shown as the characters it is.
+// note, user agent or audit detail that contains markup is shown as the characters it is.
 
 /**
- * Creates an element. `props` holds attributes (strings, set with setAttribute), `class`,
+ * Creates an element. `props` contains attributes (strings, set with setAttribute), `class`,
  * `text` (text content), `on` (event listeners) and `value`/`checked`/`disabled` (properties).
  * Children are nodes, strings (made text nodes) or arrays of them; null and false are skipped.
  */
@@ -51,7 +51,7 @@ export function replace(element, ...children) {
 
 let nextId = 0;
 
-/** A fresh id for pairing a label or an error message with its field. */
+/** Makes a fresh id for pairing a label or an error message with its field. */
 export function uniqueId(prefix) {
   nextId += 1;
   return `${prefix}-${nextId}`;

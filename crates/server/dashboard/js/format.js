@@ -16,7 +16,7 @@ function pad(number) {
   return String(number).padStart(2, '0');
 }
 
-/** A number with the language's digits (and decimal separator in Persian). */
+/** Formats a number with the language's digits (and decimal separator in Persian). */
 export function formatNumber(value, fractionDigits = 0) {
   const text = Number(value).toFixed(fractionDigits);
   return language() === 'fa' ? localDigits(text).replace('.', '\u066b') : text;
@@ -32,7 +32,7 @@ export function formatBytes(bytes) {
   return t('size.b', { value: formatNumber(bytes) });
 }
 
-/** A quota in GB, or "unlimited" for 0. */
+/** Formats a quota in GB, or "unlimited" for 0. */
 export function formatQuota(gigabytes) {
   if (!gigabytes) {
     return t('users.unlimited');
@@ -40,7 +40,7 @@ export function formatQuota(gigabytes) {
   return t('size.gb', { value: formatNumber(gigabytes, gigabytes % 1 === 0 ? 0 : 3) });
 }
 
-/** The calendar date of `date`: Jalali `1405/01/01` in Persian, `2026-03-21` in English. */
+/** Formats the calendar date of `date`: Jalali `1405/01/01` in Persian, `2026-03-21` in English. */
 export function formatDay(date) {
   const year = date.getFullYear();
   const month = date.getMonth() + 1;
@@ -52,7 +52,7 @@ export function formatDay(date) {
   return `${year}-${pad(month)}-${pad(day)}`;
 }
 
-/** A time from the API (RFC 3339) as a local date and time; '' when absent or unreadable. */
+/** Formats a time from the API (RFC 3339) as a local date and time; '' when absent or unreadable. */
 export function formatTime(iso) {
   if (!iso) {
     return '';
@@ -64,7 +64,7 @@ export function formatTime(iso) {
   return `${formatDay(date)} ${localDigits(`${pad(date.getHours())}:${pad(date.getMinutes())}`)}`;
 }
 
-/** How far `iso` is from `now`, in whole days, as text ("in 3 days", "2 days ago"). */
+/** Describes how far `iso` is from `now`, in whole days, as text ("in 3 days", "2 days ago"). */
 export function formatDaysFrom(iso, now = Date.now()) {
   const days = Math.round((new Date(iso).getTime() - now) / 86400000);
   if (days === 0) {
@@ -73,7 +73,7 @@ export function formatDaysFrom(iso, now = Date.now()) {
   return days > 0 ? t('time.in_days', { days }) : t('time.days_ago', { days: -days });
 }
 
-/** A duration in seconds as days, hours and minutes. */
+/** Formats a duration in seconds as days, hours and minutes. */
 export function formatDuration(seconds) {
   const days = Math.floor(seconds / 86400);
   const hours = Math.floor((seconds % 86400) / 3600);

@@ -6,7 +6,7 @@ import { h, uniqueId } from './dom.js';
 import { errorText, t } from './i18n.js';
 
 /**
- * A labelled field. `spec`: name, label (message key), type ('text', 'password', 'textarea',
+ * Builds a labelled field. `spec`: name, label (message key), type ('text', 'password', 'textarea',
  * 'select', 'date'), value, options ([value, message key] pairs for a select), hint (message
  * key), and any extra input attributes in `attrs`.
  */
@@ -73,7 +73,7 @@ export class FieldProblem extends Error {
 }
 
 /**
- * A form of `fields` (from `field`) with a submit button labelled `submit` (message key).
+ * Builds a form of `fields` (from `field`) with a submit button labelled `submit` (message key).
  * `onSubmit(values)` gets the trimmed values by name; a FieldProblem or an ApiError it throws
  * is shown next to its field, or above the buttons. `extra` are more buttons.
  */
@@ -134,12 +134,12 @@ function showProblem(error, fields, formError) {
   }
 }
 
-/** A message box for a whole page section: loading failures and confirmations. */
+/** Builds a message box for a whole page section: loading failures and confirmations. */
 export function notice(kind, text) {
   return h('p', { class: `notice ${kind}`, role: kind === 'error' ? 'alert' : 'status', text });
 }
 
-/** The text to show for any failure of a page's loading call. */
+/** Returns the text to show for any failure of a page's loading call. */
 export function failureText(error) {
   if (error instanceof ApiError) {
     return errorText(error);

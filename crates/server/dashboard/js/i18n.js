@@ -9,7 +9,7 @@ const RIGHT_TO_LEFT = new Set(['fa']);
 
 let current = 'en';
 
-/** The language in use. */
+/** Returns the language in use. */
 export function language() {
   return current;
 }
@@ -48,7 +48,7 @@ export function localDigits(text) {
 }
 
 /**
- * The message `key` in the current language, with `{name}` placeholders filled from
+ * Returns the message `key` in the current language, with `{name}` placeholders filled from
  * `params` (numbers in the language's digits). A missing key shows as the key itself.
  */
 export function t(key, params = {}) {
@@ -63,7 +63,7 @@ export function t(key, params = {}) {
   });
 }
 
-/** The message for an API error code, falling back to the server's own text. */
+/** Returns the message for an API error code, falling back to the server's own text. */
 export function errorText(error) {
   // The server's English text names the exact rule a field broke.
   if (current === 'en' && error.field && error.message) {

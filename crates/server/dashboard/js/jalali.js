@@ -9,7 +9,7 @@ const ANCHOR_UTC_DAY = Date.UTC(2026, 2, 21) / 86400000;
 /** Years are walked one at a time; this bounds the walk to about ±1000 years. */
 const MAX_YEARS_WALKED = 1000;
 
-/** Whether Jalali year `year` has 366 days. */
+/** Checks whether Jalali year `year` has 366 days. */
 export function isLeapJalaliYear(year) {
   return (((25 * year + 11) % 33) + 33) % 33 < 8;
 }

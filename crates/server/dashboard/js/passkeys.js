@@ -4,7 +4,7 @@
 
 import { api } from './api.js';
 
-/** Whether this browser can use passkeys at all. */
+/** Checks whether this browser can use passkeys at all. */
 export function passkeysSupported() {
   return typeof window.PublicKeyCredential === 'function' && !!navigator.credentials;
 }
@@ -58,7 +58,7 @@ export async function registerPasskey(name) {
   return api('POST', '/api/auth/webauthn/register/finish', { name, credential });
 }
 
-/** Completes a login `challenge` with a passkey; answers like the code step. */
+/** Completes a login `challenge` with a passkey; resolves like the code step. */
 export async function loginWithPasskey(challenge) {
   const options = await api('POST', '/api/auth/webauthn/login/start', { challenge });
   const publicKey = {

@@ -15,7 +15,7 @@ export function required(field, raw) {
   return raw;
 }
 
-/** A VPN user name: 3–255 ASCII letters, digits, '_' or '-'. */
+/** Checks a VPN user name: 3–255 ASCII letters, digits, '_' or '-'. */
 export function userName(field, raw) {
   if (!raw) {
     throw new FieldProblem(field, 'form.required');
@@ -26,7 +26,7 @@ export function userName(field, raw) {
   return raw;
 }
 
-/** A prefix for name search or bulk creation: the same characters, possibly empty. */
+/** Checks a prefix for name search or bulk creation: the same characters, possibly empty. */
 export function namePrefix(field, raw) {
   if (raw && !/^[A-Za-z0-9_-]{1,255}$/.test(raw)) {
     throw new FieldProblem(field, 'users.name_rule');
@@ -34,7 +34,7 @@ export function namePrefix(field, raw) {
   return raw;
 }
 
-/** A quota in GB: 0 (unlimited) to 10000 with at most three decimals. */
+/** Reads a quota in GB: 0 (unlimited) to 10000 with at most three decimals. */
 export function gigabytes(field, raw) {
   const value = parseNumber(raw);
   if (value === null || value < 0 || value > 10000 || Math.round(value * 1000) !== value * 1000) {
@@ -43,7 +43,7 @@ export function gigabytes(field, raw) {
   return value;
 }
 
-/** A whole number from `min` to `max`. */
+/** Reads a whole number from `min` to `max`. */
 export function whole(field, raw, min, max) {
   const value = parseWhole(raw);
   if (value === null || value < min || value > max) {
@@ -52,7 +52,7 @@ export function whole(field, raw, min, max) {
   return value;
 }
 
-/** A note of at most 1000 characters. */
+/** Checks a note of at most 2000 characters. */
 export function note(field, raw) {
   if ([...raw].length > MAX_NOTE_CHARS) {
     throw new FieldProblem(field, 'form.note_length', { max: MAX_NOTE_CHARS });

@@ -1,6 +1,6 @@
 //! The web dashboard: a page and its static files, all embedded in the binary.
 //!
-//! `GET /` answers the page, which loads one stylesheet and ES modules from `/assets/`. The
+//! `GET /` returns the page, which loads one stylesheet and ES modules from `/assets/`. The
 //! files are hand-written (no build step) and live in `crates/server/dashboard/`. Nothing is
 //! inline and nothing comes from another origin, so the page runs under the strict
 //! Content-Security-Policy of [`crate::headers`]. The page itself is never cached; the assets
@@ -79,16 +79,16 @@ static ASSETS: LazyLock<HashMap<&'static str, Asset>> = LazyLock::new(|| {
 });
 
 fn hex_prefix(digest: &[u8]) -> String {
-    digest.iter().take(16).map(|byte| format!("{byte:02x}")).collect()
+    digest
+        .iter()
+        .take(16)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// `GET /`: the dashboard page. The security-headers layer marks it `no-store`.
 pub async fn page() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        INDEX,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX).into_response()
 }
 
 /// `GET /assets/{*file}`: one embedded file, or 404.
@@ -166,12 +166,20 @@ mod tests {
     fn every_module_the_scripts_import_is_embedded() {
         for (name, text) in texts() {
             let dir = name.rsplit_once('/').map_or("", |(dir, _)| dir);
-            for line in text.lines().filter(|line| line.trim_start().starts_with("import ")) {
-                let Some(start) = line.find("from '") else { continue };
+            for line in text
+                .lines()
+                .filter(|line| line.trim_start().starts_with("import "))
+            {
+                let Some(start) = line.find("from '") else {
+                    continue;
+                };
                 let target = &line[start + 6..];
                 let target = &target[..target.find('\'').unwrap()];
                 let resolved = resolve(dir, target);
-                assert!(ASSETS.contains_key(resolved.as_str()), "{name} imports {target}");
+                assert!(
+                    ASSETS.contains_key(resolved.as_str()),
+                    "{name} imports {target}"
+                );
             }
         }
     }

@@ -1,8 +1,8 @@
 //! `/api/auth/sessions`: the caller's own live sessions, and ending one of them.
 //!
 //! The dashboard's security page lists them (with the one the request came on marked
-//! `current`) and offers to revoke any other. Ending the current one is allowed too; it is a
-//! logout without clearing the cookies.
+//! `current`) and offers to revoke any other. Ending the current one is allowed too, and
+//! works like a logout that leaves the cookies in place.
 
 use axum::Json;
 use axum::extract::{Path, State};

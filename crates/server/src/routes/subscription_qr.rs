@@ -1,7 +1,7 @@
 //! `GET /api/admin/users/{name}/subscription-qr`: the user's subscription link as a QR code.
 //!
-//! The dashboard shows it as an `<img>` from this origin, which the strict CSP allows; the
-//! SVG holds only shapes (no script, no text), drawn by the `qrcode` crate.
+//! The dashboard shows it as an `<img>` from this origin, which the strict CSP allows. The
+//! `qrcode` crate draws the SVG, which contains only shapes (no script, no text).
 
 use axum::extract::{Path, State};
 use axum::http::header;

@@ -26,7 +26,7 @@ pub struct NewSession {
     pub refresh_expires_at: DateTime<Utc>,
 }
 
-/// A live session as its account sees it in the list of its sessions.
+/// A live session, as the list of an account's own sessions shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveSession {
     pub id: Uuid,
@@ -212,7 +212,7 @@ impl SqlStore {
         Ok(count > 0)
     }
 
-    /// The account's sessions that are neither revoked nor expired, newest first.
+    /// Lists the account's sessions that are neither revoked nor expired, newest first.
     pub async fn live_account_sessions(
         &self,
         account_id: Uuid,

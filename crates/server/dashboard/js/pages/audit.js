@@ -136,7 +136,7 @@ function turn(state, area, delta) {
   loadEntries(state, area).catch(() => {});
 }
 
-/** The name an entry is about: the user name a login used, or the actor's id and role. */
+/** Shows the name an entry is about: the user name a login used, or the actor's id and role. */
 function actorText(entry) {
   const username = entry.after && typeof entry.after.username === 'string' ? entry.after.username : null;
   const actor = `${entry.actor_id} (${entry.actor_role})`;

@@ -1,5 +1,5 @@
-// Logging in: the password, then a TOTP code, a backup code or a passkey when the account
-// has a second factor; and the forced password change.
+// Logging in (the password, then a TOTP code, a backup code or a passkey when the account
+// has a second factor) and the forced password change.
 
 import { api, ApiError } from '../api.js';
 import { toLatinDigits } from '../digits.js';
@@ -12,7 +12,7 @@ function card(titleKey, ...children) {
   return h('section', { class: 'card login' }, h('h1', { text: t(titleKey) }), children);
 }
 
-/** The password step. */
+/** Shows the password step. */
 export function renderLogin(content, { afterLogin }) {
   const username = field({
     name: 'username',
@@ -50,7 +50,7 @@ export function renderLogin(content, { afterLogin }) {
   username.input.focus();
 }
 
-/** The second-factor step for a login `challenge`. */
+/** Shows the second-factor step for a login `challenge`. */
 function renderSecondFactor(content, challenge, { afterLogin }) {
   const code = field({
     name: 'code',

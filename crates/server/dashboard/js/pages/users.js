@@ -18,7 +18,7 @@ const SORTS = [
 ];
 const PAGE_SIZES = ['25', '50', '100'];
 
-/** A status badge; the class carries the colour, the text the meaning. */
+/** Builds a status badge: the class gives the colour and the text the meaning. */
 export function statusBadge(status) {
   return h('span', { class: `badge status-${status}`, text: t(`status.${status}`) });
 }
@@ -64,7 +64,7 @@ function userRow(user) {
   );
 }
 
-/** The table state: filters and the cursor of every page visited so far. */
+/** Makes the table state: filters and the cursor of every page visited so far. */
 function freshState() {
   return { prefix: '', status: '', sort: 'name', limit: '50', cursors: [null], page: 0 };
 }
@@ -133,7 +133,7 @@ export async function render(content, { navigate }) {
   await loadPage(state, table);
 }
 
-/** A button that shows or hides `body` below it. */
+/** Builds a button that shows or hides `body` below it. */
 function disclosure(labelKey, body) {
   const panel = h('div', { class: 'panel', hidden: true }, body);
   const button = h('button', {
