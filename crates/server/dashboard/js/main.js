@@ -106,7 +106,18 @@ function layout(active) {
   const content = h('main', { id: 'content', tabindex: '-1' });
   replace(
     root,
-    h('a', { class: 'skip', href: '#content', text: t('nav.skip') }),
+    // The hash belongs to the router, so the skip link moves the focus itself.
+    h('a', {
+      class: 'skip',
+      href: '#content',
+      text: t('nav.skip'),
+      on: {
+        click: (event) => {
+          event.preventDefault();
+          content.focus();
+        },
+      },
+    }),
     h(
       'header',
       { class: 'top' },

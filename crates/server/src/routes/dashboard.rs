@@ -184,6 +184,29 @@ mod tests {
         }
     }
 
+    #[test]
+    fn every_file_in_the_folder_is_embedded() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboard");
+        let mut pending = vec![root.clone()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    pending.push(path);
+                    continue;
+                }
+                let name = path
+                    .strip_prefix(&root)
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                let embedded = name == "index.html" || ASSETS.contains_key(name.as_str());
+                assert!(embedded, "{name} is in the folder but not embedded");
+            }
+        }
+    }
+
     fn resolve(dir: &str, target: &str) -> String {
         let mut parts: Vec<&str> = dir.split('/').filter(|part| !part.is_empty()).collect();
         for part in target.split('/') {
