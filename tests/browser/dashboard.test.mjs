@@ -248,6 +248,31 @@ test('dashboard flows in a real browser', { timeout: 600000 }, async (t) => {
     await page.locator('#system-version').waitFor();
     await screenshot(page, 'system-en');
 
+    // A failing API call leaves the page usable: a clear message and a retry that works. A
+    // slow one shows that it is loading. The refused request's console line is expected.
+    watcher.allowConsole(/ERR_FAILED/);
+    await page.route('**/api/admin/users?*', (route) => route.abort('failed'), { times: 1 });
+    await page.getByRole('link', { name: 'Users', exact: true }).click();
+    await page.getByText('The panel could not be reached. Check the connection and try again.').waitFor();
+    await page.getByRole('button', { name: 'Try again' }).click();
+    await page.locator('table.users').waitFor();
+    watcher.allowConsole(null);
+    await page.route(
+      '**/api/admin/users?*',
+      async (route) => {
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        await route.continue();
+      },
+      { times: 1 },
+    );
+    const pageBefore = await page.locator('.pager span').textContent();
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByText('Loading…').waitFor();
+    await page.waitForFunction((before) => {
+      const label = document.querySelector('.pager span');
+      return label && label.textContent !== before;
+    }, pageBefore);
+
     // Another session (an API login) shows on the security page and can be revoked there.
     const otherToken = await bearer(server, secret);
     await page.getByRole('link', { name: 'Security', exact: true }).click();

@@ -127,6 +127,20 @@ export async function api(method, path, body) {
   return response.json();
 }
 
+/**
+ * Checks whether an error sends the operator to another page (the login, the password
+ * change or second-factor enrolment) rather than being shown where it happened.
+ */
+export function leadsElsewhere(error) {
+  if (error instanceof SessionExpired) {
+    return true;
+  }
+  return (
+    error instanceof ApiError &&
+    ['password_change_required', 'second_factor_enrolment_required'].includes(error.code)
+  );
+}
+
 /** Builds a query string from the non-empty entries of `params`. */
 export function query(params) {
   const search = new URLSearchParams();

@@ -2,7 +2,7 @@
 // head, and the result of verifying the whole chain. Every field of an entry is shown as
 // text: user names and user agents in failed logins are whatever an attacker typed.
 
-import { api, query } from '../api.js';
+import { api, leadsElsewhere, query } from '../api.js';
 import { h, replace } from '../dom.js';
 import { failureText, field, FieldProblem, form, notice } from '../forms.js';
 import { formatNumber, formatTime } from '../format.js';
@@ -103,8 +103,11 @@ async function loadEntries(state, area) {
   try {
     page = await api('GET', `/api/admin/audit${query({ ...state.filters, limit: 50, cursor: state.cursors[state.page] })}`);
   } catch (error) {
+    if (leadsElsewhere(error)) {
+      throw error;
+    }
     replace(area, notice('error', failureText(error)));
-    throw error;
+    return;
   }
   state.cursors[state.page + 1] = page.next_cursor;
   replace(

@@ -2,7 +2,7 @@
 // (`GET /api/admin/users`), so a panel with 100 000 users loads one page at a time. Creating
 // one user and creating many at once are forms above the table.
 
-import { api, query } from '../api.js';
+import { api, leadsElsewhere, query } from '../api.js';
 import { h, replace } from '../dom.js';
 import { failureText, field, form, notice } from '../forms.js';
 import { formatBytes, formatDaysFrom, formatNumber, formatQuota, formatTime } from '../format.js';
@@ -169,8 +169,12 @@ async function loadPage(state, table) {
       })}`,
     );
   } catch (error) {
-    replace(table, notice('error', failureText(error)), retryButton(() => loadPage(state, table)));
-    throw error;
+    if (leadsElsewhere(error)) {
+      throw error;
+    }
+    // Shown in place with a retry, so the filters above stay usable.
+    replace(table, notice('error', failureText(error)), retryButton(() => loadPage(state, table).catch(() => {})));
+    return;
   }
   state.cursors[state.page + 1] = page.next_cursor;
   const first = state.page * Number(state.limit) + 1;
