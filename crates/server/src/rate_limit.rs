@@ -49,6 +49,9 @@ pub async fn limit_requests(State(app): State<App>, request: Request, next: Next
         note_denial(&app, &context, DenialReason::IpBlocked, &path).await;
         return ApiError(AppError::Forbidden("this address is blocked".into())).into_response();
     }
+    if is_static_file(&path) {
+        return next.run(request).await;
+    }
     let account = token.and_then(|token| app.token_account(&token));
     match app.count_request(context.ip, account, &path).await {
         Ok(None) => next.run(request).await,
@@ -70,6 +73,14 @@ pub async fn limit_requests(State(app): State<App>, request: Request, next: Next
             ApiError(error).into_response()
         }
     }
+}
+
+/// The dashboard page and the embedded files it loads (about twenty per page load) are
+/// not counted: they are constant bytes that reach no store, and counting them would spend
+/// an operator's per-minute allowance on styles and scripts. Blocked addresses are still
+/// refused above.
+fn is_static_file(path: &str) -> bool {
+    path == "/" || path.starts_with("/assets/")
 }
 
 async fn note_denial(app: &App, context: &RequestContext, reason: DenialReason, path: &str) {
@@ -119,6 +130,21 @@ fn add_allowance_headers(headers: &mut HeaderMap, allowance: &Allowance) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_dashboard_files_are_uncounted() {
+        assert!(is_static_file("/"));
+        assert!(is_static_file("/assets/js/main.js"));
+        for path in [
+            "/api/auth/login",
+            "/api/admin/users",
+            "/sub/abc",
+            "/healthz",
+            "/x/assets/",
+        ] {
+            assert!(!is_static_file(path), "{path}");
+        }
+    }
 
     #[test]
     fn access_token_comes_from_bearer_or_cookie() {

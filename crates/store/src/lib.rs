@@ -20,7 +20,8 @@ pub use ephemeral::{
 };
 pub use error::StoreError;
 pub use sql::{
-    AuditQuery, AuditRecord, AuditRecordExt, Backend, CutoffOutcome, CutoffReason, NewAccount,
-    NewSession, NewVpnUser, RotateOutcome, SqlStore, UserListQuery, UserPage, UserPatch, UserSort,
+    AuditQuery, AuditRecord, AuditRecordExt, Backend, CutoffOutcome, CutoffReason, LiveSession,
+    NewAccount, NewSession, NewVpnUser, RotateOutcome, SqlStore, UserListQuery, UserPage,
+    UserPatch, UserSort,
 };
 pub use sql::{FactorSummary, KnownIp, LoginLocation, NewPasskey, StoredPasskey, TotpRecord};

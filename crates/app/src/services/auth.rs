@@ -432,7 +432,7 @@ impl App {
     }
 
     /// Marks a session id revoked for as long as any access token of it can live.
-    async fn revoke_session_tokens(
+    pub(crate) async fn revoke_session_tokens(
         &self,
         session_id: Uuid,
         now: DateTime<Utc>,

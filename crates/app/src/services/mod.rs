@@ -10,6 +10,7 @@ pub mod login_limits;
 pub mod mfa;
 pub mod rate_limits;
 pub mod responses;
+pub mod sessions;
 pub mod subscriptions;
 pub mod suspension;
 pub mod users;

@@ -21,6 +21,7 @@ mod backup;
 mod bad_input;
 mod core;
 mod core_support;
+mod dashboard;
 mod doctor;
 mod incident;
 mod mfa;

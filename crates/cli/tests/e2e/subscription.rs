@@ -267,6 +267,13 @@ async fn check_odd_tokens(server: &TestServer) {
             header(&headers, "subscription-userinfo").is_empty(),
             "{path}"
         );
+        // The client's URL parser resolves `%2e%2e` as a dot segment, so that request reaches
+        // `/`, which is the dashboard's page.
+        if path == "/sub/%2e%2e" {
+            assert_eq!(status, 200, "{path}");
+            assert!(body.starts_with("<!doctype html>"), "{path}: {body}");
+            continue;
+        }
         let error: Value = serde_json::from_str(&body).unwrap();
         // The perimeter refuses non-canonical paths (encoded slashes) before routing; every
         // other odd token reaches the subscription route, or no route, and is unknown.

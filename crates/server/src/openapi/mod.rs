@@ -16,6 +16,7 @@ mod audit;
 mod auth;
 mod mfa;
 mod public;
+mod sessions;
 mod users;
 
 use std::collections::BTreeMap;
@@ -101,6 +102,7 @@ pub fn document() -> Document {
         users::Api::openapi(),
         audit::Api::openapi(),
         accounts::Api::openapi(),
+        sessions::Api::openapi(),
     ] {
         document.merge(group);
     }

@@ -10,7 +10,13 @@ use crate::routes::route_table;
 
 /// Mounted paths left out of the document on purpose, each with its reason. Static files of
 /// the dashboard belong here; an API route never does.
-const UNDOCUMENTED: &[(&str, &str)] = &[];
+const UNDOCUMENTED: &[(&str, &str)] = &[
+    ("/", "the dashboard's HTML page, not an API call"),
+    (
+        "/assets/{*file}",
+        "the dashboard's embedded scripts, styles and icons",
+    ),
+];
 
 type Route = (String, String);
 

@@ -16,11 +16,14 @@
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod dashboard;
 pub mod mfa;
 pub mod passkeys;
 pub mod remediation;
+pub mod sessions;
 pub mod subscription;
 pub mod subscription_page;
+pub mod subscription_qr;
 pub mod system;
 pub mod users;
 
@@ -51,6 +54,8 @@ fn auth_routes() -> Vec<Mount> {
         Mount::post("/api/auth/refresh", auth::refresh),
         Mount::post("/api/auth/logout", auth::logout),
         Mount::post("/api/auth/password", auth::change_password),
+        Mount::get("/api/auth/sessions", sessions::list),
+        Mount::delete("/api/auth/sessions/{id}", sessions::revoke),
     ]
 }
 
@@ -93,6 +98,10 @@ fn user_routes(limits: &LimitsConfig) -> Vec<Mount> {
         Mount::post("/api/admin/users/{name}/reset-usage", users::reset_usage),
         Mount::post("/api/admin/users/{name}/renew", users::renew),
         Mount::post("/api/admin/users/{name}/add-traffic", users::add_traffic),
+        Mount::get(
+            "/api/admin/users/{name}/subscription-qr",
+            subscription_qr::subscription_qr,
+        ),
         Mount::post(
             "/api/admin/users/{name}/rotate-subscription",
             users::rotate_subscription,
@@ -166,6 +175,8 @@ fn public_routes() -> Vec<Mount> {
         Mount::get("/sub/{token}", subscription::subscription),
         Mount::get(subscription::PAGE_STYLESHEET_PATH, subscription::stylesheet),
         Mount::get(crate::openapi::DOCUMENT_PATH, crate::openapi::serve),
+        Mount::get("/", dashboard::page),
+        Mount::get("/assets/{*file}", dashboard::asset),
     ]
 }
 

@@ -36,7 +36,7 @@ pub use cutoff::{CutoffOutcome, CutoffReason};
 pub use known_ips::{KnownIp, LoginLocation};
 pub use passkeys::{NewPasskey, StoredPasskey};
 pub use second_factors::{FactorSummary, TotpRecord};
-pub use sessions::{NewSession, RotateOutcome};
+pub use sessions::{LiveSession, NewSession, RotateOutcome};
 pub use traffic::{CoreCounter, UsageDelta};
 pub use users::{NewVpnUser, UserListQuery, UserPage, UserPatch, UserSort};
 

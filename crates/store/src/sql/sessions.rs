@@ -11,7 +11,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::audit::AuditRecord;
-use super::rows::{parse_uuid, to_ms};
+use super::rows::{from_ms, parse_uuid, to_ms};
 use super::{SqlStore, WriteTx};
 use crate::error::StoreError;
 
@@ -24,6 +24,16 @@ pub struct NewSession {
     pub user_agent: Option<String>,
     pub refresh_hash: TokenHash,
     pub refresh_expires_at: DateTime<Utc>,
+}
+
+/// A live session, as the list of an account's own sessions shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSession {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 /// What presenting a refresh token led to.
@@ -200,6 +210,35 @@ impl SqlStore {
         .fetch_one(self.pool())
         .await?;
         Ok(count > 0)
+    }
+
+    /// Lists the account's sessions that are neither revoked nor expired, newest first.
+    pub async fn live_account_sessions(
+        &self,
+        account_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<LiveSession>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, created_at, expires_at, ip, user_agent FROM sessions \
+             WHERE account_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+             ORDER BY created_at DESC, id",
+        )
+        .bind(account_id.to_string())
+        .bind(to_ms(now))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("id")?;
+                Ok(LiveSession {
+                    id: parse_uuid("sessions", &id)?,
+                    created_at: from_ms("sessions", &id, row.try_get("created_at")?)?,
+                    expires_at: from_ms("sessions", &id, row.try_get("expires_at")?)?,
+                    ip: row.try_get("ip")?,
+                    user_agent: row.try_get("user_agent")?,
+                })
+            })
+            .collect()
     }
 
     /// Counts sessions that are neither revoked nor expired.
