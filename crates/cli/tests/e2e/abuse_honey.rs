@@ -1,13 +1,14 @@
 //! Honey accounts end to end: a login on a decoy name (any letter case, any password)
 //! "succeeds", its address is blocked from real accounts at once while its honey session
 //! goes on, and a full session over every admin route (reads and writes) leaves every real
-//! user, account, setting and block unchanged; only audit entries are added, each with the
-//! intruder's address and user agent.
+//! user, account, setting and block unchanged. Only audit entries are added, each with the
+//! intruder's address and user agent, and the honey-hit metric counts every request.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use spiritus_test_support::server::{ServerOptions, TestServer};
 
+use crate::monitoring::{metrics_url, scrape_until};
 use crate::{BINARY, OWNER_PASSWORD};
 
 const INTRUDER: &str = "203.0.113.30";
@@ -162,7 +163,8 @@ async fn honey_session_over_every_admin_route_changes_nothing_real() {
         ServerOptions {
             config: Some("trusted_proxies = [\"127.0.0.1/32\"]\n".into()),
             ..Default::default()
-        },
+        }
+        .with_env("SPIRITUS_METRICS__LISTEN", "127.0.0.1:0"),
     )
     .await;
     let owner = server.owner_token(OWNER_PASSWORD).await;
@@ -278,6 +280,10 @@ async fn honey_session_over_every_admin_route_changes_nothing_real() {
         .await;
     assert_eq!(status, 200);
     assert!(audit.to_string().contains("Admin_Backup"), "{audit}");
+
+    // The login and every request of the session count as honey hits.
+    let hits = format!("spiritus_honey_token_triggered_total {}", session.len() + 3);
+    scrape_until(&metrics_url(&server), &[&hits]).await;
 }
 
 #[tokio::test]
