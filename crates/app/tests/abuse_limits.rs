@@ -1,7 +1,7 @@
 //! Request and login rate limits against a clock the test moves, on the in-process store and
-//! on Redis: the exact number allowed, the refusal, and the release as the window slides;
-//! parallel wrong passwords that run no more hashes than the limit; trips that block an
-//! address until the block expires; and the per-username threshold that demands a second
+//! on Redis. The tests check the exact number allowed, the refusal, and the release as the
+//! window slides. Parallel wrong passwords run no more hashes than the limit allows. Trips
+//! block an address until the block expires. The per-username threshold demands a second
 //! factor without locking the owner out.
 
 #![allow(
@@ -49,7 +49,8 @@ fn start_time() -> DateTime<Utc> {
     DateTime::from_timestamp(1_900_000_000, 0).unwrap()
 }
 
-/// An app on `backend` with `config`; `None` when Redis is asked for but not configured.
+/// Builds an app on `backend` with `config`, or returns `None` when Redis is requested but
+/// not configured.
 async fn fixture(backend: Backend, config: &str) -> Option<Fixture> {
     let clock = Arc::new(ManualClock::new(start_time()));
     let (ephemeral, redis): (Arc<dyn EphemeralStore>, _) = match backend {

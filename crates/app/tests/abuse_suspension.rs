@@ -1,8 +1,8 @@
-//! Brute-force suspension against a clock the test moves: the 11th wrong password within an
+//! Brute-force suspension against a clock the test moves. The 11th wrong password within an
 //! hour suspends the account (failures an hour old do not count), ends its sessions and
-//! raises `account_suspended`; an account with a second factor still logs in by completing
-//! it, while a guesser holding only the password gets no session; the owner gets step-up
-//! instead of lockout; the owner lifts suspensions.
+//! raises `account_suspended`. An account with a second factor still logs in by completing
+//! it, while a guesser holding only the password gets no session. The owner gets step-up
+//! instead of lockout, and lifts suspensions.
 
 #![allow(
     clippy::unwrap_used,
@@ -176,7 +176,7 @@ fn base32(text: &str) -> Vec<u8> {
 }
 
 #[tokio::test]
-async fn eleventh_failure_within_an_hour_suspends_until_the_owner_lifts_it() {
+async fn eleventh_failure_in_hour_suspends() {
     let f = fixture().await;
     f.create("alice", Role::Admin).await;
     let mut events = f.app.events().subscribe();
@@ -226,7 +226,7 @@ async fn eleventh_failure_within_an_hour_suspends_until_the_owner_lifts_it() {
 }
 
 #[tokio::test]
-async fn suspended_account_with_a_second_factor_logs_in_by_completing_it() {
+async fn suspended_account_passes_with_factor() {
     let f = fixture().await;
     f.create("alice", Role::Admin).await;
     let secret = enrol_totp(&f, "alice").await;
@@ -258,7 +258,7 @@ async fn suspended_account_with_a_second_factor_logs_in_by_completing_it() {
 }
 
 #[tokio::test]
-async fn owner_gets_step_up_instead_of_lockout() {
+async fn owner_gets_step_up_not_lockout() {
     let f = fixture().await;
     f.create("root", Role::Owner).await;
     let mut events = f.app.events().subscribe();

@@ -554,7 +554,7 @@ mod tests {
     }
 
     #[test]
-    fn rate_limits_check_fails_when_off_and_warns_when_raised() {
+    fn rate_limits_check_verdicts() {
         let verdict = |text: &str| {
             let config: Config = toml::from_str(text).unwrap();
             rate_limits(&config).verdict

@@ -135,9 +135,9 @@ impl App {
             .await
     }
 
-    /// Past the username's limit across all addresses only a login that completes a second
-    /// factor may go on, and the owner's. Refused before any hash runs, and the same way for
-    /// an unknown name, so the refusal tells nothing about the password or the account.
+    /// Rejects a login past the username's limit across all addresses unless it can complete
+    /// a second factor or is the owner's. The rejection comes before any hash runs and is the
+    /// same for an unknown name, so it reveals nothing about the password or the account.
     async fn refuse_without_second_factor(
         &self,
         username: &str,

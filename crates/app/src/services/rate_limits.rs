@@ -124,6 +124,8 @@ impl App {
         if !limits.enabled {
             return Ok(None);
         }
+        // NOTE: every IPv6 address is counted on its own, so a client holding a whole /64
+        // can spread its requests over many counters.
         let ip = network_canonical_ip(ip);
         let mut per_address = limits.per_ip_per_minute;
         if self.rate_limit_tightened(ip).await.unwrap_or(false) {

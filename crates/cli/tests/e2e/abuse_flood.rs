@@ -1,5 +1,5 @@
-//! A login flood far beyond the hashing bound (NET-9) while another client reads the user
-//! list: the reads keep succeeding, every flood request is answered (401, 429 or 503 with
+//! A login flood far beyond the hashing bound while another client reads the user list. The
+//! reads keep succeeding, every flood request gets a response (401, 429 or 503 with
 //! `Retry-After`, never a timeout), and the server's peak memory stays under the bound.
 //!
 //! The request limits are the harness's raised bench profile here, so every flood request
@@ -24,7 +24,7 @@ const MARGIN_MIB: u64 = 96;
 /// Concurrent login requests in the flood.
 const FLOOD: usize = 300;
 
-/// The peak resident set (`VmHWM`) of a process, in KiB.
+/// Reads the peak resident set (`VmHWM`) of a process, in KiB.
 fn peak_rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
@@ -35,7 +35,7 @@ fn peak_rss_kib(pid: u32) -> u64 {
 }
 
 #[tokio::test]
-async fn login_flood_is_refused_in_bounded_memory_while_reads_go_on() {
+async fn login_flood_bounded_while_reads_succeed() {
     let server = TestServer::start_with(
         BINARY,
         ServerOptions::default().with_env(
@@ -91,7 +91,9 @@ async fn login_flood_is_refused_in_bounded_memory_while_reads_go_on() {
     }
     let (mut checked, mut busy, mut limited) = (0, 0, 0);
     while let Some(outcome) = flood.join_next().await {
-        let (status, retry_after) = outcome.unwrap().expect("every flood request is answered");
+        let (status, retry_after) = outcome
+            .unwrap()
+            .expect("every flood request gets a response");
         match status {
             StatusCode::UNAUTHORIZED => checked += 1,
             StatusCode::SERVICE_UNAVAILABLE => {
@@ -99,7 +101,7 @@ async fn login_flood_is_refused_in_bounded_memory_while_reads_go_on() {
                 busy += 1;
             }
             StatusCode::TOO_MANY_REQUESTS => limited += 1,
-            other => panic!("unexpected flood answer {other}"),
+            other => panic!("unexpected flood status {other}"),
         }
     }
     let reads = reader.await.unwrap();

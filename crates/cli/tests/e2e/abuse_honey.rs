@@ -1,13 +1,14 @@
-//! Honey accounts end to end: a login on a decoy name (any letter case, any password)
-//! "succeeds", its address is blocked from real accounts at once while its honey session
-//! goes on, and a full session over every admin route (reads and writes) leaves every real
-//! user, account, setting and block unchanged; only audit entries are added, each with the
-//! intruder's address and user agent.
+//! Honey accounts end to end. A login on a decoy name (any letter case, any password)
+//! "succeeds". Its address is blocked from real accounts at once while its honey session
+//! goes on. A full session over every admin route (reads and writes) leaves every real
+//! user, account, setting and block unchanged. Only audit entries are added, each with the
+//! intruder's address and user agent, and the honey-hit metric counts every request.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use spiritus_test_support::server::{ServerOptions, TestServer};
 
+use crate::monitoring::{metrics_url, scrape_until};
 use crate::{BINARY, OWNER_PASSWORD};
 
 const INTRUDER: &str = "203.0.113.30";
@@ -54,7 +55,7 @@ async fn real_state(server: &TestServer, owner: &str) -> Value {
     state
 }
 
-/// Every admin route, with bodies a real call would send.
+/// Lists every admin route, with bodies a real call would send.
 fn admin_session() -> Vec<(Method, &'static str, Option<Value>)> {
     let user = json!({"name": "newuser", "traffic_limit_gb": 5, "expire_days": 30});
     vec![
@@ -156,13 +157,14 @@ fn admin_session() -> Vec<(Method, &'static str, Option<Value>)> {
 }
 
 #[tokio::test]
-async fn honey_session_over_every_admin_route_changes_nothing_real() {
+async fn honey_session_changes_nothing_real() {
     let server = TestServer::start_with(
         BINARY,
         ServerOptions {
             config: Some("trusted_proxies = [\"127.0.0.1/32\"]\n".into()),
             ..Default::default()
-        },
+        }
+        .with_env("SPIRITUS_METRICS__LISTEN", "127.0.0.1:0"),
     )
     .await;
     let owner = server.owner_token(OWNER_PASSWORD).await;
@@ -202,7 +204,7 @@ async fn honey_session_over_every_admin_route_changes_nothing_real() {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
-    // The honey session goes on: every admin route answers as if it worked.
+    // The honey session goes on: every admin route responds as if it worked.
     let session = admin_session();
     for (method, path, body) in &session {
         let (status, answer) =
@@ -278,10 +280,14 @@ async fn honey_session_over_every_admin_route_changes_nothing_real() {
         .await;
     assert_eq!(status, 200);
     assert!(audit.to_string().contains("Admin_Backup"), "{audit}");
+
+    // The login and every request of the session count as honey hits.
+    let hits = format!("spiritus_honey_token_triggered_total {}", session.len() + 3);
+    scrape_until(&metrics_url(&server), &[&hits]).await;
 }
 
 #[tokio::test]
-async fn honey_names_cannot_be_created_in_any_letter_case() {
+async fn honey_names_reserved_any_case() {
     let server = TestServer::start(BINARY).await;
     let owner = server.owner_token(OWNER_PASSWORD).await;
     for name in ["admin_backup", "SYSTEM_TEST", "Admin_Backup"] {

@@ -1,7 +1,7 @@
-//! Request and login rate limits on the real binary: the exact number allowed, a 429 with
-//! `Retry-After` and the `RateLimit-Policy`/`RateLimit` headers, one audit entry per window,
-//! release once the window has slid, and an address that trips the login limit blocked with
-//! 403 on every route until the block runs out.
+//! Request and login rate limits on the real binary. The tests check the exact number
+//! allowed, a 429 with `Retry-After` and the `RateLimit-Policy`/`RateLimit` headers, one audit
+//! entry per window and the release once the window has slid. An address that trips the login
+//! limit gets 403 on every route until its block runs out.
 //!
 //! Clients other than the owner are told apart by `X-Forwarded-For` from the trusted
 //! loopback proxy, so the owner's own calls never share the attacker's counters.
@@ -14,7 +14,8 @@ use spiritus_test_support::server::{ServerOptions, TestServer};
 
 use crate::{BINARY, OWNER_PASSWORD};
 
-/// A server with the default limits except `overrides` (`RATE_LIMITS__` variable suffixes).
+/// Starts a server with the default limits except `overrides` (`RATE_LIMITS__` variable
+/// suffixes).
 async fn server_with_limits(overrides: &[(&str, &str)]) -> TestServer {
     let mut options = ServerOptions {
         config: Some("trusted_proxies = [\"127.0.0.1/32\"]\n".into()),
@@ -75,7 +76,7 @@ async fn audit_entries(server: &TestServer, token: &str, action: &str) -> Vec<Va
 }
 
 #[tokio::test]
-async fn request_limit_allows_the_exact_count_then_answers_429_until_the_window_slides() {
+async fn request_limit_exact_count_then_429() {
     let server = server_with_limits(&[("PER_IP_PER_MINUTE", "10")]).await;
     let client = "203.0.113.10";
     for sent in 1..=10 {
@@ -105,8 +106,8 @@ async fn request_limit_allows_the_exact_count_then_answers_429_until_the_window_
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"]["code"], "rate_limited");
     }
-    // The owner, at another address, is not affected, and sees the five refusals audited
-    // once per window, not once each.
+    // The owner, at another address, is not affected. The five refusals were audited once
+    // per window, not once each.
     let owner = server.owner_token(OWNER_PASSWORD).await;
     let denials: Vec<Value> = audit_entries(&server, &owner, "access.denied")
         .await
@@ -127,7 +128,7 @@ async fn request_limit_allows_the_exact_count_then_answers_429_until_the_window_
 }
 
 #[tokio::test]
-async fn login_limit_trips_block_the_address_on_every_route_until_the_block_expires() {
+async fn login_trips_block_address_until_expiry() {
     let server = server_with_limits(&[("BLOCK_AFTER_TRIPS", "1"), ("BLOCK_SECONDS", "4")]).await;
     let owner = server.owner_token(OWNER_PASSWORD).await;
     let attacker = "203.0.113.20";

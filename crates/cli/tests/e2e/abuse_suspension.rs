@@ -1,7 +1,7 @@
-//! Brute-force suspension on the real binary: eleven wrong passwords for one account, each
-//! from an address of its own, suspend it (the account list says so and its password no
-//! longer opens a session) until the owner lifts the suspension; the same spray against the
-//! owner leaves the owner able to log in. The hour-long window itself is tested against a
+//! Brute-force suspension on the real binary. Eleven wrong passwords for one account, each
+//! from an address of its own, suspend it until the owner lifts the suspension: the account
+//! list shows it suspended and its password no longer opens a session. The same spray
+//! against the owner leaves the owner able to log in. The hour-long window itself is tested against a
 //! moved clock in `crates/app/tests/abuse_suspension.rs`.
 
 use reqwest::{Method, StatusCode};
@@ -45,7 +45,7 @@ async fn account(server: &TestServer, owner: &str, name: &str) -> Value {
 }
 
 #[tokio::test]
-async fn eleventh_wrong_password_suspends_until_the_owner_lifts_it_and_never_locks_the_owner_out() {
+async fn eleventh_failure_suspends_but_not_owner() {
     let server = TestServer::start_with(
         BINARY,
         ServerOptions {
