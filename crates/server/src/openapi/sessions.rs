@@ -18,7 +18,8 @@ pub struct Api;
 /// One live session of the calling account.
 #[derive(Serialize, ToSchema)]
 pub struct Session {
-    id: uuid::Uuid,
+    /// Session id (a UUID).
+    id: String,
     /// RFC 3339, seconds.
     created_at: String,
     /// RFC 3339, seconds: when the refresh token runs out.
