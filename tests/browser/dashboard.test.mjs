@@ -4,18 +4,21 @@
 // audit viewer, session revocation and an expired session. Throughout, the page must record
 // no CSP violation, no console error and no dialog that injected markup could open.
 //
-// Screenshots of the main pages in both languages go to docs/screenshots/ (or
-// SPIRITUS_SCREENSHOTS_DIR).
+// Screenshots of the main pages in both languages go to a temporary folder, or to
+// SPIRITUS_SCREENSHOTS_DIR when set (`SPIRITUS_SCREENSHOTS_DIR=$PWD/docs/screenshots` refreshes
+// the committed ones), so a test run leaves the working tree unchanged.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 import { currentStep, nextStepAfter, startServer, totp } from './support.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const SHOTS = process.env.SPIRITUS_SCREENSHOTS_DIR || new URL('../../docs/screenshots/', import.meta.url).pathname;
+const SHOTS = process.env.SPIRITUS_SCREENSHOTS_DIR || join(tmpdir(), 'spiritus-screenshots');
 const NEW_PASSWORD = 'correct horse battery staple';
 const PAYLOAD = '<img src=x onerror=alert(1)>';
 const NOTE = `${PAYLOAD}<script>alert(2)</script> یادداشت راست‌به‌چپ with mixed text`;
