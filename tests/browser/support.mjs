@@ -27,6 +27,20 @@ export function findBinary() {
   return found;
 }
 
+/**
+ * The test profile of docs/abuse-defences.md, as `BENCH_PROFILE` in
+ * crates/test-support/src/server.rs: the flows log in many times from one address, which the
+ * default login limits (5 per 5 minutes) would refuse. The limits have their own tests.
+ */
+const TEST_PROFILE = {
+  SPIRITUS_RATE_LIMITS__PER_IP_PER_MINUTE: '1000000',
+  SPIRITUS_RATE_LIMITS__PER_USER_PER_HOUR: '1000000',
+  SPIRITUS_RATE_LIMITS__LOGIN_ATTEMPTS: '1000000',
+  SPIRITUS_RATE_LIMITS__LOGIN_USERNAME_PER_HOUR: '1000000',
+  SPIRITUS_RATE_LIMITS__SUSPEND_AFTER_FAILURES: '1000000',
+  SPIRITUS_RATE_LIMITS__BLOCK_AFTER_TRIPS: '0',
+};
+
 /** Starts `spiritus serve`; resolves once it prints its address. */
 export async function startServer() {
   const dataDir = mkdtempSync(join(tmpdir(), 'spiritus-browser-'));
@@ -36,6 +50,7 @@ export async function startServer() {
       HOME: process.env.HOME,
       SPIRITUS_CORE__ENABLED: 'false',
       SPIRITUS_METRICS__LISTEN: 'off',
+      ...TEST_PROFILE,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
