@@ -36,7 +36,7 @@ pub fn subscription_token(data: &[u8]) {
     let _ = detect_format(Some(&user_agent), None);
 }
 
-/// One line of the core's access log.
+/// Parses one line of the core's access log.
 pub fn access_log_line(data: &[u8]) {
     let _ = parse_line(&text(data));
 }

@@ -123,7 +123,7 @@ pub struct ErrorBody<'a> {
     pub error: ErrorDetail<'a>,
 }
 
-/// What went wrong: a stable machine-readable code, a human message, and the request field at
+/// Error details: a stable machine-readable code, a human message, and the request field at
 /// fault when there is one.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail<'a> {

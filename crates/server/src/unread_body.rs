@@ -4,7 +4,7 @@
 //! the content type) leaves the request body unread. hyper then closes the connection after
 //! the response unless the body had already arrived in full, but the response did not say
 //! so. A client that pooled the connection could send its next request into a connection
-//! that was closing and see it cut off. The header tells the client beforehand.
+//! that was closing and see it cut off. The header warns the client beforehand.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -47,7 +47,7 @@ impl http_body::Body for TrackedBody {
     }
 }
 
-/// Whether an HTTP/1.x request announces a body (`Content-Length` above zero, or chunked).
+/// Checks whether an HTTP/1.x request announces a body (`Content-Length` above zero, or chunked).
 fn announces_body(request: &Request<Body>) -> bool {
     if request.version() >= Version::HTTP_2 {
         return false;

@@ -36,7 +36,7 @@ pub struct SystemInfo {
     uptime_seconds: u64,
     /// `sqlite` or `postgres`.
     database: String,
-    /// Where ephemeral state lives: in process or Redis.
+    /// Store of ephemeral state: in process or Redis.
     ephemeral_store: String,
     /// The proxy core's state.
     core: serde_json::Value,
@@ -69,7 +69,7 @@ pub struct AccountList {
     items: Vec<Account>,
 }
 
-/// What a second-factor reset removed.
+/// Counts of the second factors a reset removed.
 #[derive(Serialize, ToSchema)]
 pub struct RemovedFactors {
     totp: bool,
@@ -77,7 +77,7 @@ pub struct RemovedFactors {
     passkeys: u64,
 }
 
-/// The answer of a second-factor reset.
+/// Response of a second-factor reset.
 #[derive(Serialize, ToSchema)]
 pub struct SecondFactorReset {
     name: String,

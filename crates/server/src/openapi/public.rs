@@ -25,8 +25,8 @@ pub struct Health {
     tag = "public",
     summary = "Whether the panel can serve",
     responses(
-        (status = 200, description = "The database answers.", body = Health),
-        (status = 503, description = "The database does not answer.", body = Health),
+        (status = 200, description = "The database responds.", body = Health),
+        (status = 503, description = "The database does not respond.", body = Health),
     ),
     security(()),
 )]

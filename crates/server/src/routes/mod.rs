@@ -180,7 +180,7 @@ fn public_routes() -> Vec<Mount> {
     ]
 }
 
-/// Every route the panel mounts, in one list: [`router`] mounts exactly these, and the
+/// Lists every route the panel mounts: [`router`] mounts exactly these, and the
 /// OpenAPI coverage test compares them with the document. A new route goes into its group
 /// here and gets a path declaration in `crate::openapi`.
 pub fn route_table(limits: &LimitsConfig) -> Vec<Mount> {
