@@ -218,10 +218,8 @@ async fn drive_panel(
     let client = https_client(&data.root.join("tls"), scale.concurrency)?;
     let token = http_login(&client, &panel.base_url).await?;
     if selection.contains(&Scenario::Login) {
-        figures.login_micros = timed_logins(&client, &panel.base_url, scale.logins).await?;
-        let samples = scale.logins;
-        figures.argon2_micros =
-            tokio::task::spawn_blocking(move || offline::bare_argon2_micros(samples)).await??;
+        (figures.login_micros, figures.argon2_micros) =
+            timed_logins(&client, &panel.base_url, scale.logins).await?;
     }
     if selection.contains(&Scenario::UsersList) || selection.contains(&Scenario::Footprint) {
         let target = LoadTarget {
@@ -257,18 +255,21 @@ async fn http_login(client: &reqwest::Client, base_url: &str) -> anyhow::Result<
         .with_context(|| format!("the benchmark login failed with {status}: {body}"))
 }
 
+/// Times `count` logins, each followed by one bare hash, so both see the same machine load.
 async fn timed_logins(
     client: &reqwest::Client,
     base_url: &str,
     count: usize,
-) -> anyhow::Result<Vec<u32>> {
-    let mut times = Vec::with_capacity(count);
+) -> anyhow::Result<(Vec<u32>, Vec<u32>)> {
+    let mut logins = Vec::with_capacity(count);
+    let mut hashes = Vec::with_capacity(count);
     for _ in 0..count {
         let started = Instant::now();
         http_login(client, base_url).await?;
-        times.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
+        logins.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
+        hashes.extend(tokio::task::spawn_blocking(|| offline::bare_argon2_micros(1)).await??);
     }
-    Ok(times)
+    Ok((logins, hashes))
 }
 
 /// Phase 3 figures: the trivial ceiling and the defences pair.
