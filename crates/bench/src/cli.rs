@@ -42,7 +42,7 @@ enum Command {
     Footprint(RunArgs),
     /// The user list with every middleware beside the bare handler.
     Defences(RunArgs),
-    /// Checks that a results.json holds every scenario of `all`.
+    /// Checks that a results.json contains every scenario of `all`.
     Check {
         /// The results file.
         file: PathBuf,
@@ -143,10 +143,10 @@ async fn measure(selection: &[Scenario], args: &RunArgs) -> anyhow::Result<()> {
 }
 
 fn check(file: &Path) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read {}", file.display()))?;
-    let results: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not JSON", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let results: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
     let missing = missing_scenarios(&results);
     if !missing.is_empty() {
         bail!(
@@ -155,6 +155,6 @@ fn check(file: &Path) -> anyhow::Result<()> {
             missing.join(", ")
         );
     }
-    println!("{} holds every scenario", file.display());
+    println!("{} contains every scenario", file.display());
     Ok(())
 }

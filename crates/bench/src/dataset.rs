@@ -136,9 +136,9 @@ pub struct DataSet {
     pub prepare_seconds: f64,
 }
 
-/// The configuration the benchmark serves with: no proxy core, no metrics listener, and
-/// request limits off and raised, so the figures measure the request path, not the limiter,
-/// whether or not `enabled` still exists as a switch.
+/// Renders the benchmark configuration: no proxy core, no metrics listener, and request
+/// limits off and raised, so the figures measure the request path, not the limiter, whether
+/// or not `enabled` still exists as a switch.
 fn bench_config() -> String {
     let huge = 1_000_000_000u64;
     format!(
@@ -200,7 +200,9 @@ async fn open_app_with_key(root: &Path) -> anyhow::Result<(App, SecretKey)> {
 /// certificate, the admin account and `count` users from `seed`.
 pub async fn prepare_data_set(seed: u64, count: u32) -> anyhow::Result<DataSet> {
     let started = Instant::now();
-    let dir = tempfile::Builder::new().prefix("spiritus-bench").tempdir()?;
+    let dir = tempfile::Builder::new()
+        .prefix("spiritus-bench")
+        .tempdir()?;
     let root = dir.path().to_owned();
     std::fs::write(root.join("spiritus.toml"), bench_config())?;
     let (app, key) = open_app_with_key(&root).await?;
@@ -295,19 +297,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_same_seed_gives_the_same_users() {
+    fn synthetic_users_repeat_per_seed() {
         let first = synthetic_users(7, 500);
         let again = synthetic_users(7, 500);
         let other = synthetic_users(8, 500);
 
-        let names = |users: &[SyntheticUser]| users.iter().map(|u| u.name.clone()).collect::<Vec<_>>();
+        let names =
+            |users: &[SyntheticUser]| users.iter().map(|u| u.name.clone()).collect::<Vec<_>>();
         assert_eq!(names(&first), names(&again));
         assert_eq!(first[10].id, again[10].id);
         assert_ne!(names(&first), names(&other));
     }
 
     #[test]
-    fn generated_users_are_valid_and_unique() {
+    fn synthetic_users_valid_and_unique() {
         let users = synthetic_users(1, 5000);
         let unique: HashSet<&str> = users.iter().map(|user| user.name.as_str()).collect();
 

@@ -47,7 +47,15 @@ pub async fn drive(client: &reqwest::Client, target: &LoadTarget, plan: LoadPlan
             let client = client.clone();
             let target = target.clone();
             tokio::spawn(async move {
-                run_caller(&client, &target, caller, plan.connections, measure_from, end).await
+                run_caller(
+                    &client,
+                    &target,
+                    caller,
+                    plan.connections,
+                    measure_from,
+                    end,
+                )
+                .await
             })
         })
         .collect();
@@ -123,7 +131,9 @@ fn summarise(plan: LoadPlan, mut latencies: Vec<u32>, failures: u64) -> LoadOutc
         requests_per_second: requests as f64 / seconds.max(f64::MIN_POSITIVE),
         p50_ms: percentile_ms(&latencies, 0.50),
         p99_ms: percentile_ms(&latencies, 0.99),
-        max_ms: latencies.last().map_or(0.0, |&micros| f64::from(micros) / 1000.0),
+        max_ms: latencies
+            .last()
+            .map_or(0.0, |&micros| f64::from(micros) / 1000.0),
     }
 }
 

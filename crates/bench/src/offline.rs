@@ -160,9 +160,19 @@ fn audit_draft(index: u64, time: chrono::DateTime<chrono::Utc>) -> AuditDraft {
     draft
 }
 
-pub async fn audit(append: u64, verify: u64, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<AuditFigures> {
-    let dir = tempfile::Builder::new().prefix("spiritus-bench-audit").tempdir()?;
-    let store = SqlStore::connect(&format!("sqlite://{}", dir.path().join("audit.db").display())).await?;
+pub async fn audit(
+    append: u64,
+    verify: u64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<AuditFigures> {
+    let dir = tempfile::Builder::new()
+        .prefix("spiritus-bench-audit")
+        .tempdir()?;
+    let store = SqlStore::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("audit.db").display()
+    ))
+    .await?;
     store.migrate().await?;
     let started = Instant::now();
     for index in 0..append {
@@ -184,7 +194,7 @@ pub async fn audit(append: u64, verify: u64, now: chrono::DateTime<chrono::Utc>)
     })
 }
 
-/// The login's parameters, as the panel hashes passwords.
+/// Returns the login's hashing parameters, as the panel hashes passwords.
 pub fn argon2_parameters() -> serde_json::Value {
     json!({
         "algorithm": "argon2id",

@@ -37,7 +37,10 @@ impl Report {
     /// Writes `results.json` and `results.md` into `dir`.
     pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)?;
-        std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(self)? + "\n")?;
+        std::fs::write(
+            dir.join("results.json"),
+            serde_json::to_string_pretty(self)? + "\n",
+        )?;
         std::fs::write(dir.join("results.md"), self.markdown())?;
         Ok(())
     }
@@ -55,7 +58,11 @@ impl Report {
             machine.cores,
             machine.memory_mib,
             machine.git_commit,
-            if machine.git_dirty { " with local changes" } else { "" },
+            if machine.git_dirty {
+                " with local changes"
+            } else {
+                ""
+            },
             machine.load_average_at_start,
             machine.load_average_at_end,
             self.scale,
@@ -90,7 +97,7 @@ impl Report {
     }
 }
 
-/// Scenarios of `all` that a results document lacks or holds without any figure.
+/// Scenarios of `all` that a results document lacks or contains without any figure.
 pub fn missing_scenarios(results: &Value) -> Vec<&'static str> {
     let present: Vec<&str> = results
         .get("scenarios")
@@ -126,7 +133,12 @@ mod tests {
     fn a_complete_document_misses_nothing() {
         let all: Vec<Value> = Scenario::ALL
             .iter()
-            .map(|s| scenario(s.name(), json!([{ "name": "x", "value": 1.0, "unit": "ms" }])))
+            .map(|s| {
+                scenario(
+                    s.name(),
+                    json!([{ "name": "x", "value": 1.0, "unit": "ms" }]),
+                )
+            })
             .collect();
 
         assert!(missing_scenarios(&json!({ "scenarios": all })).is_empty());

@@ -57,7 +57,7 @@ impl Scenario {
         Scenario::Defences,
     ];
 
-    /// The scenario's name in the results and on the command line.
+    /// Returns the scenario's name in the results and on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Scenario::StatsIngestion => "stats_ingestion",
@@ -83,7 +83,7 @@ impl Scenario {
     }
 }
 
-/// What a run produced: the results and the data set's facts.
+/// The output of a run: the results and the data set's facts.
 pub struct RunOutput {
     pub results: Vec<ScenarioResult>,
     pub data_set: serde_json::Value,
@@ -153,10 +153,22 @@ pub async fn run(
             results.push(login(panel, scale));
         }
         if let Some(outcome) = &panel.users_list {
-            results.push(read_result("users_list", outcome, ceiling, scale, USERS_PAGE));
+            results.push(read_result(
+                "users_list",
+                outcome,
+                ceiling,
+                scale,
+                USERS_PAGE,
+            ));
         }
         if let Some(outcome) = &panel.subscription {
-            results.push(read_result("subscription", outcome, ceiling, scale, "/sub/{token}"));
+            results.push(read_result(
+                "subscription",
+                outcome,
+                ceiling,
+                scale,
+                "/sub/{token}",
+            ));
         }
         if wants(Scenario::Footprint) {
             results.push(footprint(panel, scale));
@@ -294,10 +306,20 @@ async fn measure_in_process(
     let defences = if selection.contains(&Scenario::Defences) {
         let token = app_login(&app).await?;
         let full = LocalServer::start(full_router(&app)?, &tls_dir, app.config()).await?;
-        let on = drive(&client, &target(&full, USERS_PAGE, Some(&token)), plan(scale)).await;
+        let on = drive(
+            &client,
+            &target(&full, USERS_PAGE, Some(&token)),
+            plan(scale),
+        )
+        .await;
         full.stop().await;
         let bare = LocalServer::start(bare_users_router(&app), &tls_dir, app.config()).await?;
-        let off = drive(&client, &target(&bare, USERS_PAGE, Some(&token)), plan(scale)).await;
+        let off = drive(
+            &client,
+            &target(&bare, USERS_PAGE, Some(&token)),
+            plan(scale),
+        )
+        .await;
         bare.stop().await;
         Some((on, off))
     } else {
@@ -347,7 +369,10 @@ async fn stats_ingestion(
         result.figure(&format!("{} total", round.round), round.total_ms, "ms");
         result.figure(&format!("{} store", round.round), round.store_ms, "ms");
     }
-    let worst = rounds.iter().map(|round| round.total_ms).fold(0.0, f64::max);
+    let worst = rounds
+        .iter()
+        .map(|round| round.total_ms)
+        .fold(0.0, f64::max);
     result.at_most(
         &format!("slowest round for {} users under 1 s", scale.users),
         worst / 1000.0,
@@ -397,7 +422,11 @@ async fn audit(app: &App, scale: &Scale) -> anyhow::Result<ScenarioResult> {
     result.figure("verify", verify.verify_entries_per_second, "entries/s");
     result.figure("verify", verify.verify_mib_per_second, "MiB/s");
     result.figure("raw SHA-256", verify.sha256_mib_per_second, "MiB/s");
-    result.figure("verify / raw SHA-256", verify.verify_to_sha256_ratio, "ratio");
+    result.figure(
+        "verify / raw SHA-256",
+        verify.verify_to_sha256_ratio,
+        "ratio",
+    );
     result.at_least(
         "verification at least 70% of raw SHA-256 throughput",
         verify.verify_to_sha256_ratio,
@@ -423,7 +452,11 @@ fn login(panel: &PanelFigures, scale: &Scale) -> ScenarioResult {
     result.figure("login p99", percentile_ms(&login, 0.99), "ms");
     result.figure("bare hash median", hash_median, "ms");
     result.figure("bare hash p99", percentile_ms(&hash, 0.99), "ms");
-    result.figure("login / bare hash (median)", ratio(median, hash_median), "ratio");
+    result.figure(
+        "login / bare hash (median)",
+        ratio(median, hash_median),
+        "ratio",
+    );
     result.at_most(
         "login median within 1.1x of the bare hash",
         ratio(median, hash_median),
@@ -472,11 +505,22 @@ fn footprint(panel: &PanelFigures, scale: &Scale) -> ScenarioResult {
          the read loads, and the time from spawning it to its first answered GET /healthz",
         json!({ "users_stored": scale.users, "idle_settle_seconds": IDLE_SETTLE.as_secs() }),
     );
-    result.figure("cold start to first answer", panel.cold_start_seconds * 1000.0, "ms");
+    result.figure(
+        "cold start to first answer",
+        panel.cold_start_seconds * 1000.0,
+        "ms",
+    );
     result.figure("idle resident memory", idle_mib, "MiB");
-    result.figure("peak resident memory", panel.peak_rss_kib as f64 / KIB_PER_MIB, "MiB");
+    result.figure(
+        "peak resident memory",
+        panel.peak_rss_kib as f64 / KIB_PER_MIB,
+        "MiB",
+    );
     result.at_most(
-        &format!("idle resident memory under 60 MiB with {} users", scale.users),
+        &format!(
+            "idle resident memory under 60 MiB with {} users",
+            scale.users
+        ),
         idle_mib,
         60.0,
     );
@@ -501,6 +545,10 @@ fn defences(on: &LoadOutcome, off: &LoadOutcome, scale: &Scale) -> ScenarioResul
         ratio(on.requests_per_second, off.requests_per_second),
         "ratio",
     );
-    result.figure("failed requests", (on.failures + off.failures) as f64, "count");
+    result.figure(
+        "failed requests",
+        (on.failures + off.failures) as f64,
+        "count",
+    );
     result
 }
