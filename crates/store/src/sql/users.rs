@@ -204,10 +204,18 @@ impl SqlStore {
         now: DateTime<Utc>,
     ) -> Result<UserPage, StoreError> {
         let filter = ListFilter::new(query, now);
-        let total_sql = format!("SELECT COUNT(*) FROM vpn_users WHERE {}", filter.sql);
-        let total: i64 = bind_filter!(sqlx::query_scalar(&total_sql), filter)
-            .fetch_one(self.pool())
-            .await?;
+        let total: i64 = if filter.is_unfiltered() {
+            // With no condition SQLite counts the entries of its smallest index; the
+            // parameterised filter would make it read every row (about 20 ms at 100 000 users).
+            sqlx::query_scalar("SELECT COUNT(*) FROM vpn_users")
+                .fetch_one(self.pool())
+                .await?
+        } else {
+            let total_sql = format!("SELECT COUNT(*) FROM vpn_users WHERE {}", filter.sql);
+            bind_filter!(sqlx::query_scalar(&total_sql), filter)
+                .fetch_one(self.pool())
+                .await?
+        };
 
         let order = if query.descending { "DESC" } else { "ASC" };
         let expression = query.sort.expression();
@@ -525,6 +533,7 @@ struct ListFilter {
     now: i64,
     prefix: Option<(String, String)>,
     owner: Option<String>,
+    has_status: bool,
 }
 
 impl ListFilter {
@@ -557,7 +566,13 @@ impl ListFilter {
             now: to_ms(now),
             prefix,
             owner: query.owner.map(|id| id.to_string()),
+            has_status: query.status.is_some(),
         }
+    }
+
+    /// Whether the filter lets every user through.
+    fn is_unfiltered(&self) -> bool {
+        !self.has_status && self.prefix.is_none() && self.owner.is_none()
     }
 }
 
