@@ -107,27 +107,32 @@ impl LogVerifier {
     pub fn push(&mut self, entry: &AuditEntry) {
         self.buffer.clear();
         encode_entry(entry, &mut self.buffer);
-        let computed = Hash::digest(&self.buffer);
-        self.push_computed(entry, &computed);
+        let hashes = EntryHashes {
+            computed: Hash::digest(&self.buffer),
+            leaf: entry_leaf_hash(&entry.hash),
+        };
+        self.push_computed(entry, &hashes);
     }
 
     /// Checks the next retained entries in order, like [`Self::push`] on each. The entry
-    /// hashes, which cost most, are computed on every available core when the batch is large;
-    /// the chain checks and the tree stay in order on this thread.
+    /// hashes and leaf hashes, which cost most and depend on one entry each, are computed on
+    /// every available core when the batch is large; the chain checks and the tree stay in
+    /// order on this thread.
     pub fn push_batch(&mut self, entries: &[AuditEntry]) {
-        let computed = entry_hashes(entries);
-        for (entry, computed) in entries.iter().zip(&computed) {
-            self.push_computed(entry, computed);
+        let hashes = entry_hashes(entries);
+        for (entry, hashes) in entries.iter().zip(&hashes) {
+            self.push_computed(entry, hashes);
         }
     }
 
-    fn push_computed(&mut self, entry: &AuditEntry, computed: &Hash) {
+    fn push_computed(&mut self, entry: &AuditEntry, hashes: &EntryHashes) {
+        let computed = &hashes.computed;
         let expected = self.pruned.saturating_add(self.entries);
         self.entries += 1;
 
         // The leaf commits to the stored hash; a stored hash that differs from `computed` is
         // reported below as an edited entry.
-        self.range.append(entry_leaf_hash(&entry.hash));
+        self.range.append(hashes.leaf);
 
         if let Some(root) = self.trusted_roots.get_mut(&self.range.size()) {
             *root = Some(self.range.root());
@@ -429,8 +434,16 @@ fn inconsistent_trusted_head(trusted: &SignedTreeHead, tree_head: &SignedTreeHea
 /// Entries per thread below which a batch is hashed on the calling thread alone.
 const MIN_ENTRIES_PER_THREAD: usize = 4096;
 
-/// SHA-256 of each entry's canonical encoding, in order, spread over the available cores.
-fn entry_hashes(entries: &[AuditEntry]) -> Vec<Hash> {
+/// What one entry contributes, computed apart from its neighbours.
+struct EntryHashes {
+    /// SHA-256 of the canonical encoding, compared with the stored hash.
+    computed: Hash,
+    /// The Merkle leaf of the stored hash.
+    leaf: Hash,
+}
+
+/// Entry and leaf hashes of each entry, in order, spread over the available cores.
+fn entry_hashes(entries: &[AuditEntry]) -> Vec<EntryHashes> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let threads = cores.min(entries.len() / MIN_ENTRIES_PER_THREAD).max(1);
     if threads == 1 {
@@ -453,14 +466,17 @@ fn entry_hashes(entries: &[AuditEntry]) -> Vec<Hash> {
     })
 }
 
-fn hash_sequentially(entries: &[AuditEntry]) -> Vec<Hash> {
+fn hash_sequentially(entries: &[AuditEntry]) -> Vec<EntryHashes> {
     let mut buffer = Vec::with_capacity(1024);
     entries
         .iter()
         .map(|entry| {
             buffer.clear();
             encode_entry(entry, &mut buffer);
-            Hash::digest(&buffer)
+            EntryHashes {
+                computed: Hash::digest(&buffer),
+                leaf: entry_leaf_hash(&entry.hash),
+            }
         })
         .collect()
 }
