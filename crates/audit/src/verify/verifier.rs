@@ -115,9 +115,9 @@ impl LogVerifier {
     }
 
     /// Checks the next retained entries in order, like [`Self::push`] on each. The entry
-    /// hashes and leaf hashes, which cost most and depend on one entry each, are computed on
-    /// every available core when the batch is large; the chain checks and the tree stay in
-    /// order on this thread.
+    /// hashes and leaf hashes cost most and each depends on one entry only, so a large batch
+    /// computes them on every available core. The chain checks and the tree stay in order on
+    /// this thread.
     pub fn push_batch(&mut self, entries: &[AuditEntry]) {
         let hashes = entry_hashes(entries);
         for (entry, hashes) in entries.iter().zip(&hashes) {
@@ -434,7 +434,7 @@ fn inconsistent_trusted_head(trusted: &SignedTreeHead, tree_head: &SignedTreeHea
 /// Entries per thread below which a batch is hashed on the calling thread alone.
 const MIN_ENTRIES_PER_THREAD: usize = 4096;
 
-/// What one entry contributes, computed apart from its neighbours.
+/// The two hashes of one entry, computed apart from its neighbours.
 struct EntryHashes {
     /// SHA-256 of the canonical encoding, compared with the stored hash.
     computed: Hash,
