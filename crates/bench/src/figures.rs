@@ -1,5 +1,5 @@
-//! What a scenario reports: named figures, the ceiling they are compared with, and the
-//! targets of issue 12 with whether this run met them.
+//! Scenario reports: named figures, the ceiling they are compared with, and the
+//! performance targets with whether this run met them.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -85,7 +85,7 @@ fn is_static_file(path: &str) -> bool {
 
 async fn note_denial(app: &App, context: &RequestContext, reason: DenialReason, path: &str) {
     if let Err(error) = app.record_denial(context, reason, path).await {
-        tracing::warn!(%error, reason = reason.as_str(), "cannot record a refused request");
+        tracing::warn!(%error, reason = reason.as_str(), "failed to record a rejected request");
     }
 }
 

@@ -24,8 +24,8 @@ pub const ACCOUNT_WINDOW: Duration = Duration::from_secs(3600);
 /// A tightened address gets this fraction of its usual request limit.
 const TIGHTENED_DIVISOR: u64 = 10;
 
-/// What a counted request leaves its client, for the `RateLimit` headers of the answer: the
-/// tightest of the limits that apply.
+/// Requests left to a client after a counted request, for the `RateLimit` response headers.
+/// It reports the tightest of the limits that apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Allowance {
     pub scope: LimitScope,
@@ -47,7 +47,7 @@ impl Allowance {
         }
     }
 
-    /// The allowance with fewer requests left.
+    /// Returns the allowance with fewer requests left.
     fn tighter(self, other: Self) -> Self {
         if other.remaining < self.remaining {
             other
@@ -57,7 +57,7 @@ impl Allowance {
     }
 }
 
-/// Which request limit refused a request.
+/// The request limit that rejected a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitScope {
     Address,
@@ -75,7 +75,7 @@ impl LimitScope {
     }
 }
 
-/// A refused request: which limit, and the error that answers it (429).
+/// A rejected request: the limit, and the error returned for it (429).
 #[derive(Debug)]
 pub struct LimitRefusal {
     pub scope: LimitScope,
@@ -102,8 +102,9 @@ impl App {
         }
     }
 
-    /// The account an access token names, when its signature and expiry are good; revocation
-    /// is not looked at, since this only picks the account a request is counted against.
+    /// Returns the account an access token names when its signature and expiry are valid.
+    /// Revocation is not checked, because this only picks the account a request is counted
+    /// against.
     pub fn token_account(&self, token: &str) -> Option<Uuid> {
         self.jwt()
             .verify(token, self.now())

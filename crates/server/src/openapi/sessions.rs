@@ -32,7 +32,7 @@ pub struct Session {
     current: bool,
 }
 
-/// Answer of `GET /api/auth/sessions`.
+/// Response of `GET /api/auth/sessions`.
 #[derive(Serialize, ToSchema)]
 pub struct SessionList {
     items: Vec<Session>,
@@ -55,7 +55,7 @@ fn list_sessions() {}
     path = "/api/auth/sessions/{id}",
     tag = "auth",
     summary = "End one of the calling account's sessions",
-    description = "Another account's session, or an unknown id, is answered 404.",
+    description = "Another account's session, or an unknown id, returns 404.",
     params(("id" = String, Path, description = "Session id (a UUID).")),
     responses(
         (status = 204, description = "The session and its tokens are revoked."),
